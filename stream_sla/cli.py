@@ -1,0 +1,191 @@
+"""``stream-sla``: run the worker, manage topics, feed a synthetic CRM, read SLA topics."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from stream_sla.config import Settings, load_settings, reference_table
+from stream_sla.simulation import SimRecord
+from stream_sla.sla.events import EventKind
+from stream_sla.sla.durations import parse_duration_ms
+from stream_sla.topics import TopicCatalog
+from stream_sla.yamlfile import ConfigError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except ConfigError as exc:
+        print(f"stream-sla: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stream-sla", description=__doc__)
+    parser.set_defaults(run=lambda _: parser.print_help())
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", type=Path, help="YAML settings file (env STREAM_SLA_CONFIG)")
+        return p
+
+    worker = command("worker", "Run the SLA worker (Faust) until SIGTERM/Ctrl-C.")
+    worker.add_argument("--loglevel", default="info")
+    worker.set_defaults(run=_worker)
+
+    topics = command("topics", "Create the topics of topics/ on the broker (idempotent).")
+    topics.add_argument("action", choices=["create", "list"])
+    topics.set_defaults(run=_topics)
+
+    simulate = command("simulate", "Publish a synthetic CRM stream (see stream_sla.simulation).")
+    simulate.add_argument("--leads", type=int, default=1000)
+    simulate.add_argument("--rate", type=float, default=5.0, help="new leads per second")
+    simulate.add_argument("--target", default=None, help="first-touch target the reps aim at")
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument(
+        "--fast", action="store_true", help="publish at once, keep the simulated event times"
+    )
+    simulate.set_defaults(run=_simulate)
+
+    tail = command("tail", "Print records of a topic as they arrive (e.g. sla.breaches).")
+    tail.add_argument("topic", help="base name from topics/, e.g. sla.breaches")
+    tail.add_argument("--from-beginning", action="store_true")
+    tail.set_defaults(run=_tail)
+
+    config = command("config", "Print the settings reference (markdown) or the effective values.")
+    config.add_argument("action", choices=["reference", "show"])
+    config.set_defaults(run=_config)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from faust.worker import Worker
+
+    from stream_sla.stream.app import SlaWorker
+
+    settings = _settings(args)
+    sla = SlaWorker(settings)
+    print(
+        f"stream-sla worker: brokers {settings.kafka_bootstrap_servers},"
+        f" metrics http://{settings.web_host}:{settings.web_port}/metrics",
+        flush=True,
+    )
+    Worker(sla.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
+    return 0
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from stream_sla.admin import create_topics
+
+    settings = _settings(args)
+    catalog = TopicCatalog.load(settings.topics_dir, settings.topic_prefix)
+    if args.action == "list":
+        for spec in catalog.all():
+            print(f"{catalog.prefix}{spec.name}\t{spec.partitions}\t{spec.config}")
+        return 0
+    report = asyncio.run(
+        create_topics(settings.kafka_bootstrap_servers, catalog, settings.topic_replication_factor)
+    )
+    for name in report.created:
+        print(f"created {name}")
+    for name in report.existing:
+        print(f"exists  {name}")
+    for problem in report.mismatched:
+        print(f"MISMATCH {problem}", file=sys.stderr)
+    return 1 if report.mismatched else 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from stream_sla.simulation import SimulationPlan, simulate
+
+    settings = _settings(args)
+    catalog = TopicCatalog.load(settings.topics_dir, settings.topic_prefix)
+    target = parse_duration_ms(args.target) if args.target else settings.first_touch_within
+    plan = SimulationPlan(
+        leads=args.leads,
+        start_ms=time.time_ns() // 1_000_000,
+        leads_per_second=args.rate,
+        first_touch_target_ms=target,
+        seed=args.seed,
+    )
+    topics = {kind: catalog.name(spec.name) for kind, spec in catalog.crm().items()}
+    return asyncio.run(_publish(settings, topics, simulate(plan), realtime=not args.fast))
+
+
+async def _publish(
+    settings: Settings, topics: dict[EventKind, str], records: Iterable[SimRecord], realtime: bool
+) -> int:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=5, acks="all"
+    )
+    await producer.start()
+    sent = 0
+    try:
+        for record in records:
+            if realtime:
+                delay = record.at / 1000 - time.time()
+                if delay > 0:
+                    await producer.flush()
+                    await asyncio.sleep(delay)
+            await producer.send(topics[record.kind], key=record.key, value=record.value)
+            sent += 1
+        await producer.flush()
+    finally:
+        await producer.stop()
+    print(f"published {sent} CRM events", flush=True)
+    return 0
+
+
+def _tail(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    catalog = TopicCatalog.load(settings.topics_dir, settings.topic_prefix)
+    return asyncio.run(_consume(settings, catalog.name(args.topic), args.from_beginning))
+
+
+async def _consume(settings: Settings, topic: str, from_beginning: bool) -> int:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        async for message in consumer:
+            headers = {k: v.decode(errors="replace") for k, v in message.headers or ()}
+            suffix = f"  {headers}" if headers else ""
+            print((message.value or b"").decode(errors="replace") + suffix, flush=True)
+    finally:
+        await consumer.stop()
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    if args.action == "reference":
+        print(reference_table())
+    else:
+        for name, value in _settings(args).model_dump().items():
+            print(f"{name} = {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

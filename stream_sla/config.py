@@ -1,0 +1,130 @@
+"""Every setting of the worker, declared once: environment (``STREAM_SLA_*``) over a YAML file
+over defaults that work on a laptop. ``stream-sla config reference`` prints the table in the README.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from stream_sla import yamlfile
+from stream_sla.sla.durations import parse_duration_ms
+from stream_sla.sla.policy import FirstTouchTarget, Policy
+
+ENV_PREFIX = "STREAM_SLA_"
+CONFIG_FILE_ENV = "STREAM_SLA_CONFIG"
+
+
+def _duration(value: Any) -> Any:
+    return parse_duration_ms(value) if isinstance(value, str) else value
+
+
+DurationMs = Annotated[int, BeforeValidator(_duration), Field(gt=0)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Kafka brokers, comma separated host:port."
+    )
+    app_id: str = Field(
+        "stream-sla", description="Consumer group and prefix of the state changelog topics."
+    )
+    topic_prefix: str = Field(
+        "", description="Prepended to every topic name in topics/ (isolates tests and tenants)."
+    )
+    topic_replication_factor: int = Field(
+        1, ge=1, description="Replication factor for topics created by `stream-sla topics create`."
+    )
+    store: str = Field(
+        "rocksdb://", description="Faust table store: rocksdb:// (keeps offsets) or memory://."
+    )
+    data_dir: Path = Field(Path("var/worker"), description="Where the worker keeps RocksDB state.")
+    web_host: str = Field("127.0.0.1", description="Address of the /metrics and health server.")
+    web_port: int = Field(6066, ge=1, le=65535, description="Port of /metrics, /ready, /live.")
+    first_touch_within: DurationMs = Field(
+        3_600_000, description="First-touch target after hand-off (e.g. 1h, 90m); milliseconds."
+    )
+    first_touch_warn_at: float = Field(
+        0.75, gt=0, lt=1, description="Warn when this fraction of the first-touch target is gone."
+    )
+    policy_version: str = Field("default-1", description="Carried in every breach and warning.")
+    tick_interval_seconds: float = Field(
+        0.25, gt=0, le=10, description="How often due deadlines are looked for."
+    )
+    topics_dir: Path | None = Field(
+        None, description="Folder of topic definitions (default: the repo's topics/)."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)
+
+    def policy(self) -> Policy:
+        return Policy(
+            version=self.policy_version,
+            first_touch=FirstTouchTarget(self.first_touch_within, self.first_touch_warn_at),
+        )
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Settings from env, an optional YAML file and explicit overrides; errors say where."""
+    env = os.environ if environ is None else environ
+    if config_file is None and env.get(CONFIG_FILE_ENV):
+        config_file = Path(env[CONFIG_FILE_ENV])
+    document = yamlfile.load(config_file) if config_file else None
+    values: dict[str, Any] = {}
+    if document is not None:
+        if document.data is not None and not isinstance(document.data, dict):
+            raise document.error((), "expected a mapping of setting: value")
+        values.update(document.data or {})
+    values.update(overrides)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise _located(exc, document, env) from None
+
+
+def _located(
+    exc: ValidationError, document: yamlfile.YamlDocument | None, env: Mapping[str, str]
+) -> yamlfile.ConfigError:
+    first = exc.errors()[0]
+    loc = tuple(first["loc"])
+    field = str(loc[0]) if loc else ""
+    problem = first["msg"]
+    if first["type"] == "extra_forbidden":
+        problem = f"unknown setting (known: {', '.join(sorted(Settings.model_fields))})"
+    env_name = ENV_PREFIX + field.upper()
+    if env_name in env:
+        return yamlfile.ConfigError(f"${env_name}", None, "", f"{env[env_name]!r}: {problem}")
+    if document is not None:
+        return document.error(loc, f"{first.get('input')!r}: {problem}")
+    return yamlfile.ConfigError("<settings>", None, yamlfile.dotted(loc), problem)
+
+
+def reference_table() -> str:
+    """Markdown table of every setting, its variable, default and meaning (for the README)."""
+    rows = ["| setting | environment variable | default | meaning |", "|---|---|---|---|"]
+    for name, info in Settings.model_fields.items():
+        default = "" if info.default is None else info.default
+        rows.append(
+            f"| `{name}` | `{ENV_PREFIX}{name.upper()}` | `{default}` | {info.description} |"
+        )
+    return "\n".join(rows)

@@ -1,0 +1,78 @@
+"""Every Prometheus metric of the worker, declared once (names per Prometheus conventions).
+
+Label values come from CRM data (team, rep, source), so callers go through
+:class:`LabelGuard` where a CRM bug could otherwise mint unbounded series.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+FIRST_TOUCH_BUCKETS = (
+    60.0,
+    300.0,
+    900.0,
+    1800.0,
+    2700.0,
+    3600.0,
+    7200.0,
+    14400.0,
+    28800.0,
+    86400.0,
+    259200.0,
+)
+"""Seconds: 1m, 5m (the '7% of leads' line), 15m, 30m, 45m, 1h (the usual target), 2h ... 3d."""
+
+
+class Metrics:
+    """One instance per worker (tests make their own registry, so they never share counters)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.events_consumed = Counter(
+            "stream_sla_events_consumed_total",
+            "CRM and internal records consumed, by topic.",
+            ["topic"],
+            registry=r,
+        )
+        self.duplicate_events = Counter(
+            "stream_sla_duplicate_events_total",
+            "Events whose event_id was already applied (ignored).",
+            ["topic"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "stream_sla_dead_letters_total",
+            "Records sent to the dead-letter topic, by reason code.",
+            ["reason"],
+            registry=r,
+        )
+        self.violations = Counter(
+            "stream_sla_violations_total",
+            "Warnings and breaches published, by severity, rule and team.",
+            ["severity", "rule", "team"],
+            registry=r,
+        )
+        self.first_touch = Histogram(
+            "stream_sla_first_touch_seconds",
+            "Hand-off to first contact attempt, per team (speed to lead).",
+            ["team"],
+            buckets=FIRST_TOUCH_BUCKETS,
+            registry=r,
+        )
+        self.awaiting_first_touch = Gauge(
+            "stream_sla_leads_awaiting_first_touch",
+            "Leads handed to sales with no contact attempt yet, on this worker's partitions.",
+            registry=r,
+        )
+        self.pending_deadlines = Gauge(
+            "stream_sla_pending_deadlines",
+            "Warnings and breaches scheduled in this worker's deadline index.",
+            registry=r,
+        )
+        self.last_event_time = Gauge(
+            "stream_sla_last_event_timestamp_seconds",
+            "occurred_at of the newest CRM event processed (event time).",
+            registry=r,
+        )

@@ -1,0 +1,80 @@
+"""Which lead falls due next, per partition, without scanning the state table.
+
+One min-heap per partition with lazy deletion: re-scheduling a lead pushes a new
+entry and leaves the old one to be skipped when popped (``_due`` holds the truth).
+Partitions are the unit of ownership in Kafka, so they are the unit here too:
+a revoked partition's deadlines are dropped whole, a lagging one is left alone.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+
+class Due(NamedTuple):
+    at: int
+    lead_id: str
+    partition: int
+
+
+class DeadlineIndex:
+    def __init__(self) -> None:
+        self._heaps: dict[int, list[tuple[int, str]]] = {}
+        self._due: dict[str, tuple[int, int]] = {}
+        self._entries = 0
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def schedule(self, lead_id: str, partition: int, at: int | None) -> None:
+        """Set (or clear, with ``None``) the one pending deadline of a lead."""
+        current = self._due.get(lead_id)
+        if at is None:
+            if current is not None:
+                del self._due[lead_id]
+            return
+        if current == (at, partition):
+            return
+        self._due[lead_id] = (at, partition)
+        heapq.heappush(self._heaps.setdefault(partition, []), (at, lead_id))
+        self._entries += 1
+        if self._entries > 3 * len(self._due) + 4096:
+            self._compact()
+
+    def pop_due(self, now: int, ready: Callable[[int], bool] = lambda _: True) -> list[Due]:
+        """Remove and return the deadlines at or before ``now`` of partitions that are ready."""
+        fired: list[Due] = []
+        for partition, heap in self._heaps.items():
+            if not heap or heap[0][0] > now or not ready(partition):
+                continue
+            while heap and heap[0][0] <= now:
+                at, lead_id = heapq.heappop(heap)
+                self._entries -= 1
+                if self._due.get(lead_id) == (at, partition):
+                    del self._due[lead_id]
+                    fired.append(Due(at, lead_id, partition))
+        return fired
+
+    def drop_partitions(self, partitions: Iterable[int]) -> None:
+        for partition in partitions:
+            heap = self._heaps.pop(partition, [])
+            self._entries -= len(heap)
+            for _, lead_id in heap:
+                entry = self._due.get(lead_id)
+                if entry is not None and entry[1] == partition:
+                    del self._due[lead_id]
+
+    def next_at(self) -> int | None:
+        return min((at for at, _ in self._due.values()), default=None)
+
+    def _compact(self) -> None:
+        """Drop superseded entries so re-scheduled leads cannot grow the heaps without bound."""
+        heaps: dict[int, list[tuple[int, str]]] = {}
+        for lead_id, (at, partition) in self._due.items():
+            heaps.setdefault(partition, []).append((at, lead_id))
+        for heap in heaps.values():
+            heapq.heapify(heap)
+        self._heaps = heaps
+        self._entries = len(self._due)

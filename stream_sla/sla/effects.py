@@ -1,0 +1,84 @@
+"""What the core asks the outside world to do: publish a warning or breach, record a measure.
+
+Effects carry deterministic ids (same lead, rule, severity and hand-off cycle ->
+same id), so a consumer can de-duplicate whatever the delivery guarantee of the
+transport turns out to be.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from stream_sla.sla.timestamps import format_ms
+
+_ID_NAMESPACE = uuid.UUID("6f1c2a8e-5b7d-4c1e-9a0f-3d2b8e4c7a15")
+
+
+class Rule(enum.StrEnum):
+    FIRST_TOUCH = "first_touch"
+
+
+class Severity(enum.StrEnum):
+    WARNING = "warning"
+    BREACH = "breach"
+
+
+def effect_id(lead_id: str, rule: Rule, severity: Severity, cycle_started_at: int) -> str:
+    """Stable across restarts, replays and policy edits: the identity of one missed promise."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{lead_id}|{rule}|{severity}|{cycle_started_at}"))
+
+
+@dataclass(frozen=True, slots=True)
+class SlaViolation:
+    """A warning (deadline near, still unmet) or a breach (deadline passed unmet)."""
+
+    id: str
+    severity: Severity
+    rule: Rule
+    lead_id: str
+    cycle_started_at: int
+    deadline_at: int
+    detected_at: int
+    target_seconds: float
+    owner: str | None
+    team: str | None
+    source: str | None
+    segment: str | None
+    policy_version: str
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON value published to ``sla.breaches`` / ``sla.warnings`` (times as RFC 3339)."""
+        return {
+            "id": self.id,
+            "severity": self.severity.value,
+            "rule": self.rule.value,
+            "lead_id": self.lead_id,
+            "handed_at": format_ms(self.cycle_started_at),
+            "deadline_at": format_ms(self.deadline_at),
+            "detected_at": format_ms(self.detected_at),
+            "late_by_seconds": max(0.0, (self.detected_at - self.deadline_at) / 1000),
+            "target_seconds": self.target_seconds,
+            "owner": self.owner,
+            "team": self.team,
+            "source": self.source,
+            "segment": self.segment,
+            "policy_version": self.policy_version,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FirstTouchMeasured:
+    """A hand-off got its first attempt: feeds the speed-to-lead histogram once per cycle."""
+
+    lead_id: str
+    team: str
+    owner: str
+    source: str | None
+    seconds: float
+    handed_at: int
+
+
+Effect = SlaViolation | FirstTouchMeasured

@@ -1,0 +1,244 @@
+"""CRM lead events, decoded once from the bytes the CRM published.
+
+Every event is keyed by ``lead_id`` and carries ``event_id`` (duplicates are
+recognised by it) and ``occurred_at`` (RFC 3339 with an offset; kept as integer
+epoch milliseconds, the one time unit of the core). Decoding is strict: an event
+the core cannot trust raises :class:`EventRejected` with a reason code, so the
+adapter can dead-letter it instead of guessing.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import orjson
+
+
+class EventKind(enum.StrEnum):
+    """Which CRM topic an event came from; one event type per topic."""
+
+    LEAD_CREATED = "lead-created"
+    HANDED_TO_SALES = "handed-to-sales"
+    CONTACT_ATTEMPT = "contact-attempt"
+    LEAD_STATUS_CHANGED = "lead-status-changed"
+
+
+class RejectReason(enum.StrEnum):
+    """Why an event was refused; the label of the dead-letter metric."""
+
+    INVALID_JSON = "invalid_json"
+    NOT_AN_OBJECT = "not_an_object"
+    MISSING_FIELD = "missing_field"
+    WRONG_TYPE = "wrong_type"
+    INVALID_VALUE = "invalid_value"
+    BAD_TIMESTAMP = "bad_timestamp"
+    KEY_MISMATCH = "key_mismatch"
+    OVERSIZED = "oversized"
+    TOO_LATE = "too_late"
+    TOO_FAR_IN_FUTURE = "too_far_in_future"
+    UNKNOWN_TOPIC = "unknown_topic"
+
+
+class EventRejected(ValueError):
+    """An input event the core refuses, with a machine reason and a human detail."""
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class Channel(enum.StrEnum):
+    CALL = "call"
+    EMAIL = "email"
+    SMS = "sms"
+    SOCIAL = "social"
+    MEETING = "meeting"
+
+
+class Outcome(enum.StrEnum):
+    """Result of a contact attempt; ``connected`` is what follow-up aims for."""
+
+    NO_ANSWER = "no_answer"
+    VOICEMAIL = "voicemail"
+    SENT = "sent"
+    REPLIED = "replied"
+    CONNECTED = "connected"
+    BAD_CONTACT = "bad_contact"
+
+
+class LeadStatus(enum.StrEnum):
+    """Dispositions a rep records; the last four close the hand-off cycle."""
+
+    ACCEPTED = "accepted"
+    QUALIFIED = "qualified"
+    DISQUALIFIED = "disqualified"
+    RECYCLED = "recycled"
+    WON = "won"
+    LOST = "lost"
+
+
+CLOSING_STATUSES = frozenset(
+    {LeadStatus.DISQUALIFIED, LeadStatus.RECYCLED, LeadStatus.WON, LeadStatus.LOST}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LeadCreated:
+    event_id: str
+    lead_id: str
+    occurred_at: int
+    source: str
+    segment: str | None = None
+    tier: str | None = None
+    region: str | None = None
+    persona: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HandedToSales:
+    event_id: str
+    lead_id: str
+    occurred_at: int
+    owner: str
+    team: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactAttempt:
+    event_id: str
+    lead_id: str
+    occurred_at: int
+    channel: Channel
+    outcome: Outcome
+    owner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeadStatusChanged:
+    event_id: str
+    lead_id: str
+    occurred_at: int
+    status: LeadStatus
+    amount: float | None = None
+
+
+Event = LeadCreated | HandedToSales | ContactAttempt | LeadStatusChanged
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+MAX_EVENT_BYTES = 64 * 1024
+"""CRM events are a few hundred bytes; anything this big is a CRM bug, not a lead."""
+
+
+def parse_timestamp(value: object, field: str = "occurred_at") -> int:
+    """RFC 3339 with an explicit offset -> epoch ms; naive times are refused, not guessed."""
+    if not isinstance(value, str):
+        raise EventRejected(RejectReason.WRONG_TYPE, f"{field}: expected an RFC 3339 string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise EventRejected(
+            RejectReason.BAD_TIMESTAMP, f"{field}: {value!r} is not RFC 3339"
+        ) from None
+    if parsed.tzinfo is None:
+        raise EventRejected(
+            RejectReason.BAD_TIMESTAMP,
+            f"{field}: {value!r} has no UTC offset (write e.g. 2026-11-02T09:00:00Z)",
+        )
+    return (parsed - _EPOCH) // _MS
+
+
+def _text(obj: dict[str, Any], field: str) -> str:
+    try:
+        value = obj[field]
+    except KeyError:
+        raise EventRejected(RejectReason.MISSING_FIELD, f"{field} is required") from None
+    if not isinstance(value, str) or not value:
+        raise EventRejected(RejectReason.WRONG_TYPE, f"{field}: expected a non-empty string")
+    return value
+
+
+def _optional_text(obj: dict[str, Any], field: str) -> str | None:
+    value = obj.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise EventRejected(RejectReason.WRONG_TYPE, f"{field}: expected a string or null")
+    return value
+
+
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+def _choice(obj: dict[str, Any], field: str, kind: type[E]) -> E:
+    value = _text(obj, field)
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise EventRejected(
+            RejectReason.INVALID_VALUE, f"{field}: {value!r} is not one of {allowed}"
+        ) from None
+
+
+def decode_event(kind: EventKind, key: bytes | None, value: bytes) -> Event:
+    """Decode one CRM record; the Kafka key must be the lead id (co-partitioning relies on it)."""
+    if len(value) > MAX_EVENT_BYTES:
+        raise EventRejected(
+            RejectReason.OVERSIZED, f"{len(value)} bytes, the limit is {MAX_EVENT_BYTES}"
+        )
+    try:
+        obj = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise EventRejected(RejectReason.INVALID_JSON, str(exc)) from None
+    if not isinstance(obj, dict):
+        raise EventRejected(
+            RejectReason.NOT_AN_OBJECT, f"expected a JSON object, got {type(obj).__name__}"
+        )
+    event_id = _text(obj, "event_id")
+    lead_id = _text(obj, "lead_id")
+    if key is not None and key != lead_id.encode():
+        raise EventRejected(
+            RejectReason.KEY_MISMATCH,
+            f"record key {key[:64]!r} is not the lead_id {lead_id!r}",
+        )
+    occurred_at = parse_timestamp(obj.get("occurred_at"))
+    if kind is EventKind.LEAD_CREATED:
+        return LeadCreated(
+            event_id,
+            lead_id,
+            occurred_at,
+            source=_text(obj, "source"),
+            segment=_optional_text(obj, "segment"),
+            tier=_optional_text(obj, "tier"),
+            region=_optional_text(obj, "region"),
+            persona=_optional_text(obj, "persona"),
+        )
+    if kind is EventKind.HANDED_TO_SALES:
+        return HandedToSales(
+            event_id, lead_id, occurred_at, owner=_text(obj, "owner"), team=_text(obj, "team")
+        )
+    if kind is EventKind.CONTACT_ATTEMPT:
+        return ContactAttempt(
+            event_id,
+            lead_id,
+            occurred_at,
+            channel=_choice(obj, "channel", Channel),
+            outcome=_choice(obj, "outcome", Outcome),
+            owner=_optional_text(obj, "owner"),
+        )
+    amount = obj.get("amount")
+    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int | float)):
+        raise EventRejected(RejectReason.WRONG_TYPE, "amount: expected a number or null")
+    return LeadStatusChanged(
+        event_id,
+        lead_id,
+        occurred_at,
+        status=_choice(obj, "status", LeadStatus),
+        amount=float(amount) if amount is not None else None,
+    )

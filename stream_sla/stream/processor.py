@@ -1,0 +1,151 @@
+"""The per-record work of the worker: decode, update the lead, publish effects, reschedule.
+
+Kept apart from Faust's agent plumbing so the same steps serve the CRM agents and
+the deadline-tick agent, and so tests can drive it with any table-like mapping.
+Order inside :meth:`handle` matters for restarts: the new state (with what was
+emitted) is written to the changelogged table before the effects are sent; the
+offset is committed only after both, so a crash re-emits at worst (same ids).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import orjson
+
+from stream_sla.metrics import Metrics
+from stream_sla.sla.deadlines import DeadlineIndex
+from stream_sla.sla.effects import Effect, FirstTouchMeasured, Severity, SlaViolation
+from stream_sla.sla.events import EventKind, EventRejected, RejectReason, decode_event
+from stream_sla.sla.lead import LeadState
+from stream_sla.sla.policy import Policy
+from stream_sla.sla.snapshot import dump_state, load_state
+
+TICK = "tick"
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What the processor needs of a Kafka record (Faust's Message has more)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+class Publisher(Protocol):
+    async def violation(self, violation: SlaViolation) -> None: ...
+
+    async def dead_letter(self, record: Record, rejected: EventRejected) -> None: ...
+
+
+class LeadProcessor:
+    def __init__(
+        self,
+        table: MutableMapping[bytes, bytes],
+        policy: Policy,
+        publisher: Publisher,
+        metrics: Metrics,
+        index: DeadlineIndex | None = None,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.table = table
+        self.policy = policy
+        self.publisher = publisher
+        self.metrics = metrics
+        self.index = index if index is not None else DeadlineIndex()
+        self.clock = clock
+        self.awaiting_first_touch: dict[str, int] = {}
+        """lead id -> partition, for the gauge (dropped with the partition on revocation)."""
+
+    async def handle(self, kind: EventKind | str, record: Record) -> None:
+        self.metrics.events_consumed.labels(record.topic).inc()
+        try:
+            if kind == TICK:
+                lead_id = _decode_tick(record)
+                state = self._load(lead_id)
+                if state is None:
+                    return  # evicted or never seen: nothing can be due
+            else:
+                event = decode_event(EventKind(kind), record.key, record.value)
+                lead_id = event.lead_id
+                state = self._load(lead_id) or LeadState(lead_id)
+                if not state.add(event):
+                    self.metrics.duplicate_events.labels(record.topic).inc()
+                    return
+                self.metrics.last_event_time.set(event.occurred_at / 1000)
+        except EventRejected as rejected:
+            self.metrics.dead_letters.labels(rejected.reason.value).inc()
+            await self.publisher.dead_letter(record, rejected)
+            return
+        effects = state.measures()
+        if kind == TICK:
+            effects += state.due(self.policy, self.clock())
+        self.table[lead_id.encode()] = dump_state(state)
+        self._track(state, record.partition)
+        for effect in effects:
+            await self._publish(effect)
+
+    def _load(self, lead_id: str) -> LeadState | None:
+        raw = self.table.get(lead_id.encode())
+        return load_state(lead_id, raw) if raw is not None else None
+
+    def _track(self, state: LeadState, partition: int) -> None:
+        self.index.schedule(state.lead_id, partition, state.next_deadline(self.policy))
+        if state.is_awaiting_first_touch():
+            self.awaiting_first_touch[state.lead_id] = partition
+        else:
+            self.awaiting_first_touch.pop(state.lead_id, None)
+        self.metrics.awaiting_first_touch.set(len(self.awaiting_first_touch))
+        self.metrics.pending_deadlines.set(len(self.index))
+
+    async def _publish(self, effect: Effect) -> None:
+        if isinstance(effect, FirstTouchMeasured):
+            self.metrics.first_touch.labels(effect.team).observe(effect.seconds)
+            return
+        team = effect.team or "unassigned"
+        self.metrics.violations.labels(effect.severity.value, effect.rule.value, team).inc()
+        await self.publisher.violation(effect)
+
+    # -- ownership -----------------------------------------------------------
+
+    def rebuild(self, items: list[tuple[bytes, bytes, int]]) -> None:
+        """Re-create the deadline index and gauges from table contents (after recovery)."""
+        for key, raw, partition in items:
+            lead_id = key.decode()
+            self._track(load_state(lead_id, raw), partition)
+
+    def drop_partitions(self, partitions: set[int]) -> None:
+        self.index.drop_partitions(partitions)
+        for lead_id, partition in list(self.awaiting_first_touch.items()):
+            if partition in partitions:
+                del self.awaiting_first_touch[lead_id]
+        self.metrics.awaiting_first_touch.set(len(self.awaiting_first_touch))
+        self.metrics.pending_deadlines.set(len(self.index))
+
+
+def encode_tick(lead_id: str, due_at: int) -> bytes:
+    return orjson.dumps({"lead_id": lead_id, "due_at": due_at})
+
+
+def _decode_tick(record: Record) -> str:
+    try:
+        lead_id = orjson.loads(record.value)["lead_id"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        raise EventRejected(RejectReason.INVALID_VALUE, "not a deadline tick") from None
+    if not isinstance(lead_id, str):
+        raise EventRejected(RejectReason.WRONG_TYPE, "lead_id: expected a string")
+    return lead_id
+
+
+def violation_topic_for(severity: Severity) -> str:
+    return "sla.breaches" if severity is Severity.BREACH else "sla.warnings"

@@ -1,0 +1,84 @@
+"""Session-wide real services, and the rule that a skipped integration test fails the run.
+
+The broker, in order of preference: ``KAFKA_BOOTSTRAP_SERVERS`` if set; a
+testcontainers Kafka where a Docker engine answers; otherwise the project's own
+``deploy/local/kafka.sh`` starts Apache Kafka from its jars on a test port.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+KAFKA_SCRIPT = ROOT / "deploy" / "local" / "kafka.sh"
+TEST_KAFKA_PORT = os.environ.get("STREAM_SLA_TEST_KAFKA_PORT", "39092")
+TEST_CONTROLLER_PORT = os.environ.get("STREAM_SLA_TEST_CONTROLLER_PORT", "39093")
+REQUIRE_INTEGRATION = os.environ.get("STREAM_SLA_REQUIRE_INTEGRATION") == "1"
+
+_skipped_integration: list[str] = []
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        return
+    if _docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer("confluentinc/cp-kafka:7.9.0").with_kraft() as container:
+            yield container.get_bootstrap_server()
+        return
+    env = {
+        **os.environ,
+        "KAFKA_PORT": TEST_KAFKA_PORT,
+        "KAFKA_CONTROLLER_PORT": TEST_CONTROLLER_PORT,
+    }
+    started = subprocess.run(
+        ["bash", str(KAFKA_SCRIPT), "start"], env=env, capture_output=True, text=True
+    )
+    if started.returncode != 0:
+        pytest.fail(
+            f"could not start Kafka with {KAFKA_SCRIPT}:\n{started.stdout}\n{started.stderr}"
+        )
+    try:
+        yield f"127.0.0.1:{TEST_KAFKA_PORT}"
+    finally:
+        subprocess.run(["bash", str(KAFKA_SCRIPT), "stop"], env=env, capture_output=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.integration)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if (report.skipped and "/integration/" in report.nodeid.replace("\\", "/")) or (
+        report.skipped and report.nodeid.startswith("tests/integration")
+    ):
+        _skipped_integration.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if REQUIRE_INTEGRATION and _skipped_integration:
+        print(
+            "\nstream-sla: integration tests were skipped, which fails this run:\n  "
+            + "\n  ".join(_skipped_integration)
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,0 +1,115 @@
+"""CRM topics -> real worker -> sla.breaches and /metrics, on the real broker.
+
+The first-touch target is shortened to 4 seconds so deadlines fall inside the
+test; everything else (topics, worker process, RocksDB state, timers) is as in
+production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from stream_sla.sla.effects import Rule, Severity, effect_id
+from stream_sla.sla.events import EventKind
+from stream_sla.sla.timestamps import format_ms
+
+from .harness import Harness, crm_event, now_ms, values, wait_for
+
+TARGET_MS = 4_000
+
+
+@pytest.fixture
+async def harness(kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    h = Harness(kafka_bootstrap, tmp_path)
+    await h.create_topics()
+    yield h
+    h.stop_all()
+
+
+async def test_first_touch_breaches_reach_the_topic_and_metrics(harness: Harness) -> None:
+    worker = harness.start_worker(first_touch_within=f"{TARGET_MS}ms", first_touch_warn_at=0.5)
+    worker.wait_ready()
+
+    t0 = now_ms()
+    handed = EventKind.HANDED_TO_SALES
+    attempt = EventKind.CONTACT_ATTEMPT
+    await harness.produce(
+        [
+            crm_event(EventKind.LEAD_CREATED, "L-silent", "c-1", t0, source="web_form"),
+            crm_event(handed, "L-silent", "h-1", t0, owner="ana", team="smb-east"),
+            crm_event(handed, "L-quick", "h-2", t0, owner="ben", team="smb-west"),
+            crm_event(attempt, "L-quick", "a-2", t0 + 1_000, channel="call", outcome="connected"),
+            crm_event(handed, "L-late", "h-3", t0, owner="ana", team="smb-east"),
+            crm_event(handed, "L-moved", "h-4", t0, owner="ana", team="smb-east"),
+            crm_event(handed, "L-moved", "h-5", t0 + 500, owner="cai", team="enterprise"),
+            crm_event(handed, "L-dq", "h-6", t0, owner="ben", team="smb-west"),
+            crm_event(
+                EventKind.LEAD_STATUS_CHANGED, "L-dq", "s-6", t0 + 800, status="disqualified"
+            ),
+            crm_event(handed, "L-silent", "h-1", t0, owner="ana", team="smb-east"),  # duplicate
+            (handed, "L-broken", b'{"event_id": "h-7", "lead_id": "L-broken", "occurred_at": '),
+        ]
+    )
+
+    expected = {"L-silent", "L-late", "L-moved"}
+    breaches = await harness.consume(
+        "sla.breaches",
+        until=lambda records: {v["lead_id"] for v in values(records)} >= expected,
+        timeout=30,
+    )
+    # The late attempt arrives after the breach: it must not produce a second one.
+    await harness.produce(
+        [crm_event(attempt, "L-late", "a-3", now_ms(), channel="email", outcome="sent")]
+    )
+    breaches = await harness.consume(
+        "sla.breaches", until=lambda r: len(r) >= len(expected), timeout=10, settle=3.0
+    )
+
+    by_lead = {v["lead_id"]: v for v in values(breaches)}
+    assert len(breaches) == 3, values(breaches)
+    assert set(by_lead) == expected
+    silent = by_lead["L-silent"]
+    assert silent["id"] == effect_id("L-silent", Rule.FIRST_TOUCH, Severity.BREACH, t0)
+    assert (silent["rule"], silent["severity"]) == ("first_touch", "breach")
+    assert silent["handed_at"] == format_ms(t0)
+    assert silent["deadline_at"] == format_ms(t0 + TARGET_MS)
+    assert (silent["owner"], silent["team"], silent["source"]) == ("ana", "smb-east", "web_form")
+    assert 0 <= silent["late_by_seconds"] < 3, "fired at the deadline, without further events"
+    assert (by_lead["L-moved"]["owner"], by_lead["L-moved"]["team"]) == ("cai", "enterprise")
+
+    warnings = await harness.consume("sla.warnings", until=lambda r: len(r) >= 3, timeout=5)
+    assert {v["lead_id"] for v in values(warnings)} == expected
+
+    [dead] = await harness.consume("sla.dead-letter", until=lambda r: len(r) >= 1, timeout=10)
+    headers = {k: v.decode() for k, v in dead.headers}
+    assert headers["stream-sla.reason"] == "invalid_json"
+    assert headers["stream-sla.topic"] == harness.catalog.name("crm.handed-to-sales")
+    assert dead.value is not None and dead.value.startswith(b'{"event_id": "h-7"')
+
+    def counters_match() -> bool:
+        m = worker.metrics()
+        return m.get('stream_sla_first_touch_seconds_count{team="smb-east"}') == 1.0
+
+    assert await wait_for(counters_match, timeout=10), worker.metrics()
+    m = worker.metrics()
+    handed_topic = harness.catalog.name("crm.handed-to-sales")
+
+    def breaches_of(team: str) -> float | None:
+        return m.get(
+            f'stream_sla_violations_total{{severity="breach",rule="first_touch",team="{team}"}}'
+        )
+
+    assert (breaches_of("smb-east"), breaches_of("enterprise"), breaches_of("smb-west")) == (
+        1,
+        1,
+        None,
+    )
+    assert m['stream_sla_dead_letters_total{reason="invalid_json"}'] == 1
+    assert m[f'stream_sla_duplicate_events_total{{topic="{handed_topic}"}}'] == 1
+    assert m[f'stream_sla_events_consumed_total{{topic="{handed_topic}"}}'] == 8
+    assert m['stream_sla_first_touch_seconds_count{team="smb-west"}'] == 1  # L-quick, 1 s
+    assert m['stream_sla_first_touch_seconds_bucket{team="smb-west",le="60.0"}'] == 1
+    assert m["stream_sla_leads_awaiting_first_touch"] == 2  # L-silent and L-moved
