@@ -11,8 +11,8 @@ from pathlib import Path
 
 from stream_sla.config import Settings, load_settings, reference_table
 from stream_sla.simulation import SimRecord
-from stream_sla.sla.events import EventKind
 from stream_sla.sla.durations import parse_duration_ms
+from stream_sla.sla.events import EventKind
 from stream_sla.topics import TopicCatalog
 from stream_sla.yamlfile import ConfigError
 

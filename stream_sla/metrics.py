@@ -6,7 +6,10 @@ Label values come from CRM data (team, rep, source), so callers go through
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+
+# `_created` series double the sample count and no dashboard or alert here reads them.
+disable_created_metrics()
 
 FIRST_TOUCH_BUCKETS = (
     60.0,

@@ -41,7 +41,6 @@ from stream_sla.topics import TopicCatalog
 log = logging.getLogger(__name__)
 
 
-
 def raw_topic(app: faust.App, name: str, partitions: int | None = None) -> faust.TopicT:
     """Bytes in, bytes out: we decode once with orjson and never re-serialise what we pass on."""
     return app.topic(

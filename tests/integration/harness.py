@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
+from prometheus_client.parser import text_string_to_metric_families
 
 from stream_sla.admin import create_topics
 from stream_sla.sla.events import EventKind
@@ -35,6 +36,31 @@ def free_port() -> int:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class Samples:
+    """A /metrics scrape, read with Prometheus' own text parser; label order does not matter."""
+
+    values: dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+    @classmethod
+    def parse(cls, body: str) -> Samples:
+        return cls(
+            {
+                (sample.name, frozenset(sample.labels.items())): sample.value
+                for family in text_string_to_metric_families(body)
+                for sample in family.samples
+            }
+        )
+
+    def get(self, name: str, **labels: str) -> float | None:
+        return self.values.get((name, frozenset(labels.items())))
+
+    def __repr__(self) -> str:
+        return "\n".join(
+            f"{name}{dict(labels)} {value}" for (name, labels), value in self.values.items()
+        )
 
 
 @dataclass
@@ -67,16 +93,10 @@ class WorkerProcess:
             time.sleep(0.2)
         raise AssertionError(f"worker not ready after {timeout}s:\n{self.log_tail()}")
 
-    def metrics(self) -> dict[str, float]:
-        """Samples of /metrics as ``name{labels}`` -> value."""
+    def metrics(self) -> Samples:
         status, body = self.get("/metrics")
         assert status == 200, body
-        samples: dict[str, float] = {}
-        for line in body.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                samples[name] = float(value)
-        return samples
+        return Samples.parse(body)
 
     def log_tail(self, lines: int = 60) -> str:
         try:
