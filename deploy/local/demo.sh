@@ -25,6 +25,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [[ $started_kafka == 1 ]]; then bash "$here/kafka.sh" stop; fi
+  exit 0
 }
 trap cleanup INT TERM EXIT
 
