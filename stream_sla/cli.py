@@ -13,6 +13,7 @@ from stream_sla.config import Settings, load_settings, reference_table
 from stream_sla.simulation import SimRecord
 from stream_sla.sla.durations import parse_duration_ms
 from stream_sla.sla.events import EventKind
+from stream_sla.sla.policy import FirstTouchRule
 from stream_sla.topics import TopicCatalog
 from stream_sla.yamlfile import ConfigError
 
@@ -114,7 +115,11 @@ def _simulate(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     catalog = TopicCatalog.load(settings.topics_dir, settings.topic_prefix)
-    target = parse_duration_ms(args.target) if args.target else settings.first_touch_within
+    target = (
+        parse_duration_ms(args.target)
+        if args.target
+        else settings.first_touch_within or FirstTouchRule().within_ms
+    )
     plan = SimulationPlan(
         leads=args.leads,
         start_ms=time.time_ns() // 1_000_000,

@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from stream_sla import yamlfile
 from stream_sla.sla.durations import parse_duration_ms
-from stream_sla.sla.policy import FirstTouchTarget, Policy
+from stream_sla.sla.policy import Policy
 
 ENV_PREFIX = "STREAM_SLA_"
 CONFIG_FILE_ENV = "STREAM_SLA_CONFIG"
@@ -48,13 +48,24 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var/worker"), description="Where the worker keeps RocksDB state.")
     web_host: str = Field("127.0.0.1", description="Address of the /metrics and health server.")
     web_port: int = Field(6066, ge=1, le=65535, description="Port of /metrics, /ready, /live.")
-    first_touch_within: DurationMs = Field(
-        3_600_000, description="First-touch target after hand-off (e.g. 1h, 90m); milliseconds."
+    policy_file: Path | None = Field(
+        None,
+        description="SLA policy YAML (see policies/example.yaml); default: the built-in"
+        " textbook policy (first touch 1h, attempts 3/5/7 in 14/28/56d, disposition 48h).",
+    )
+    first_touch_within: DurationMs | None = Field(
+        None,
+        description="Overrides every segment's first-touch target (e.g. 30s for a demo).",
     )
     first_touch_warn_at: float = Field(
-        0.75, gt=0, lt=1, description="Warn when this fraction of the first-touch target is gone."
+        0.75, gt=0, lt=1, description="Warning fraction used with first_touch_within."
     )
-    policy_version: str = Field("default-1", description="Carried in every breach and warning.")
+    policy_version: str = Field(
+        "default-1", description="Version of the built-in policy (a policy file has its own)."
+    )
+    rep_label_limit: int = Field(
+        500, ge=1, description='Distinct reps per metric; more are counted as rep="other".'
+    )
     tick_interval_seconds: float = Field(
         0.25, gt=0, le=10, description="How often due deadlines are looked for."
     )
@@ -74,10 +85,16 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
     def policy(self) -> Policy:
-        return Policy(
-            version=self.policy_version,
-            first_touch=FirstTouchTarget(self.first_touch_within, self.first_touch_warn_at),
-        )
+        """The policy file if one is set, else the built-in one; then env overrides."""
+        if self.policy_file is not None:
+            from stream_sla.policy_file import load_policy
+
+            policy = load_policy(self.policy_file)
+        else:
+            policy = Policy(version=self.policy_version)
+        if self.first_touch_within is not None:
+            policy = policy.with_first_touch(self.first_touch_within, self.first_touch_warn_at)
+        return policy
 
 
 def load_settings(

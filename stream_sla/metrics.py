@@ -1,37 +1,54 @@
 """Every Prometheus metric of the worker, declared once (names per Prometheus conventions).
 
-Label values come from CRM data (team, rep, source), so callers go through
-:class:`LabelGuard` where a CRM bug could otherwise mint unbounded series.
+Label values come from CRM data (team, rep, source), so reps go through
+:class:`LabelGuard`: a CRM bug that invents reps cannot mint unbounded series.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 
 # `_created` series double the sample count and no dashboard or alert here reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 FIRST_TOUCH_BUCKETS = (
-    60.0,
-    300.0,
-    900.0,
-    1800.0,
-    2700.0,
-    3600.0,
-    7200.0,
-    14400.0,
-    28800.0,
-    86400.0,
-    259200.0,
-)
+    60.0, 300.0, 900.0, 1800.0, 2700.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0, 259200.0,
+)  # fmt: skip
 """Seconds: 1m, 5m (the '7% of leads' line), 15m, 30m, 45m, 1h (the usual target), 2h ... 3d."""
+
+OTHER = "other"
+
+
+class LabelGuard:
+    """Admits the first ``limit`` distinct values of a label; later ones become ``other``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._seen: set[str] = set()
+
+    def __call__(self, value: str | None) -> str:
+        if value is None:
+            return "unknown"
+        if value in self._seen:
+            return value
+        if len(self._seen) < self.limit:
+            self._seen.add(value)
+            return value
+        return OTHER
 
 
 class Metrics:
     """One instance per worker (tests make their own registry, so they never share counters)."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None, rep_limit: int = 500) -> None:
         self.registry = registry or CollectorRegistry()
+        self.rep = LabelGuard(rep_limit)
         r = self.registry
         self.events_consumed = Counter(
             "stream_sla_events_consumed_total",
@@ -57,11 +74,36 @@ class Metrics:
             ["severity", "rule", "team"],
             registry=r,
         )
+        self.rule_outcomes = Counter(
+            "stream_sla_rule_outcomes_total",
+            "Rules settled per hand-off cycle: met, breached or stopped (closed before due)."
+            " Compliance = met / (met + breached).",
+            ["rule", "outcome", "team"],
+            registry=r,
+        )
+        self.points = Counter(
+            "stream_sla_points_total",
+            "Leaderboard points: one per service level met, by team and rep.",
+            ["team", "rep"],
+            registry=r,
+        )
         self.first_touch = Histogram(
             "stream_sla_first_touch_seconds",
             "Hand-off to first contact attempt, per team (speed to lead).",
             ["team"],
             buckets=FIRST_TOUCH_BUCKETS,
+            registry=r,
+        )
+        self.mqls = Counter(
+            "stream_sla_mqls_total",
+            "Leads created (MQLs delivered by marketing), by source and segment.",
+            ["source", "segment"],
+            registry=r,
+        )
+        self.mql_value = Counter(
+            "stream_sla_mql_value_total",
+            "MQLs weighted by persona value (e.g. CEO 100, director 50, manager 40), by source.",
+            ["source"],
             registry=r,
         )
         self.awaiting_first_touch = Gauge(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from stream_sla.sla.timestamps import format_ms
@@ -19,11 +19,21 @@ _ID_NAMESPACE = uuid.UUID("6f1c2a8e-5b7d-4c1e-9a0f-3d2b8e4c7a15")
 
 class Rule(enum.StrEnum):
     FIRST_TOUCH = "first_touch"
+    ATTEMPTS = "attempts"
+    DISPOSITION = "disposition"
 
 
 class Severity(enum.StrEnum):
     WARNING = "warning"
     BREACH = "breach"
+
+
+class Settlement(enum.StrEnum):
+    """How a rule ended for a cycle when it did not breach."""
+
+    MET = "met"
+    STOPPED = "stopped"
+    """The cycle closed (disqualified, recycled, won, lost) before the promise fell due."""
 
 
 def effect_id(lead_id: str, rule: Rule, severity: Severity, cycle_started_at: int) -> str:
@@ -47,7 +57,9 @@ class SlaViolation:
     team: str | None
     source: str | None
     segment: str | None
+    policy_segment: str
     policy_version: str
+    detail: dict[str, int | str] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
         """The JSON value published to ``sla.breaches`` / ``sla.warnings`` (times as RFC 3339)."""
@@ -65,7 +77,9 @@ class SlaViolation:
             "team": self.team,
             "source": self.source,
             "segment": self.segment,
+            "policy_segment": self.policy_segment,
             "policy_version": self.policy_version,
+            **self.detail,
         }
 
 
@@ -81,4 +95,30 @@ class FirstTouchMeasured:
     handed_at: int
 
 
-Effect = SlaViolation | FirstTouchMeasured
+@dataclass(frozen=True, slots=True)
+class RuleSettled:
+    """A rule was met (or became moot) for a cycle: the numerator of compliance, and points."""
+
+    lead_id: str
+    rule: Rule
+    outcome: Settlement
+    cycle_started_at: int
+    owner: str
+    team: str
+    source: str | None
+    policy_segment: str
+
+
+@dataclass(frozen=True, slots=True)
+class MqlDelivered:
+    """Marketing's side: a lead entered the funnel (once per lead), with its goal weight."""
+
+    lead_id: str
+    created_at: int
+    source: str
+    segment: str | None
+    persona: str | None
+    weight: float
+
+
+Effect = SlaViolation | FirstTouchMeasured | RuleSettled | MqlDelivered

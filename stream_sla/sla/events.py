@@ -242,3 +242,19 @@ def decode_event(kind: EventKind, key: bytes | None, value: bytes) -> Event:
         status=_choice(obj, "status", LeadStatus),
         amount=float(amount) if amount is not None else None,
     )
+
+
+def check_event_time(event: Event, now: int, max_late_ms: int, max_future_ms: int) -> None:
+    """Refuse events the SLA clocks cannot honestly use: long past, or from the future."""
+    if event.occurred_at < now - max_late_ms:
+        raise EventRejected(
+            RejectReason.TOO_LATE,
+            f"occurred_at is {(now - event.occurred_at) // 1000}s old,"
+            f" the lateness bound is {max_late_ms // 1000}s",
+        )
+    if event.occurred_at > now + max_future_ms:
+        raise EventRejected(
+            RejectReason.TOO_FAR_IN_FUTURE,
+            f"occurred_at is {(event.occurred_at - now) // 1000}s ahead of the worker's clock,"
+            f" at most {max_future_ms // 1000}s is allowed",
+        )

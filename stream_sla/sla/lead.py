@@ -13,10 +13,14 @@ import bisect
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 
+from stream_sla.sla import rules
 from stream_sla.sla.effects import (
     Effect,
     FirstTouchMeasured,
+    MqlDelivered,
     Rule,
+    RuleSettled,
+    Settlement,
     Severity,
     SlaViolation,
     effect_id,
@@ -29,7 +33,8 @@ from stream_sla.sla.events import (
     LeadCreated,
     LeadStatusChanged,
 )
-from stream_sla.sla.policy import Policy
+from stream_sla.sla.policy import Policy, Reassignment, Segment
+from stream_sla.sla.rules import Checkpoint
 
 MAX_ATTEMPTS_KEPT = 32
 """Attempts beyond this many per lead add nothing to any rule; the cap bounds state size."""
@@ -138,11 +143,82 @@ class LeadState:
 
     # -- verdicts ------------------------------------------------------------
 
-    def measures(self) -> list[Effect]:
-        """Facts worth recording once they are known (first touch), whatever the clock says."""
+    def fields(self, cycle: Cycle) -> dict[str, str | None]:
+        """What policy segments match on: the lead's profile and the team it was handed to."""
+        p = self.profile
+        return {
+            "source": p.source if p else None,
+            "segment": p.segment if p else None,
+            "tier": p.tier if p else None,
+            "region": p.region if p else None,
+            "persona": p.persona if p else None,
+            "team": cycle.handoffs[0].team,
+        }
+
+    def checkpoints(self, policy: Policy) -> list[tuple[Cycle, Segment, Checkpoint]]:
+        found: list[tuple[Cycle, Segment, Checkpoint]] = []
+        for cycle in self.cycles():
+            segment = policy.segment_for(self.fields(cycle))
+            facts = self._cycle_facts(cycle, policy)
+            if segment.first_touch is not None:
+                found += [
+                    (cycle, segment, c) for c in rules.first_touch(segment.first_touch, facts)
+                ]
+            if segment.attempts is not None:
+                found += [(cycle, segment, c) for c in rules.attempts(segment.attempts, facts)]
+            if segment.disposition is not None:
+                found += [
+                    (cycle, segment, c) for c in rules.disposition(segment.disposition, facts)
+                ]
+        return found
+
+    def measures(self, policy: Policy) -> list[Effect]:
+        """What the facts alone settle, once each: the MQL, first-touch speed, rules met."""
         effects: list[Effect] = []
+        profile = self.profile
+        if profile is not None and "mql" not in self.emitted:
+            self.emitted.add("mql")
+            effects.append(
+                MqlDelivered(
+                    self.lead_id,
+                    profile.at,
+                    profile.source,
+                    profile.segment,
+                    profile.persona,
+                    policy.marketing.weight(profile.persona),
+                )
+            )
         for cycle in self.cycles():
             self._first_touch_measured(cycle, effects)
+        settled: dict[tuple[int, Rule], list[tuple[Segment, Checkpoint]]] = {}
+        for cycle, segment, checkpoint in self.checkpoints(policy):
+            if checkpoint.severity is Severity.BREACH:
+                settled.setdefault((cycle.started_at, checkpoint.rule), []).append(
+                    (segment, checkpoint)
+                )
+        cycles = {cycle.started_at: cycle for cycle in self.cycles()}
+        for (started_at, rule), breaches in settled.items():
+            key = f"{rule}/settled/{started_at}"
+            if key in self.emitted or not all(_kept(c) for _, c in breaches):
+                continue
+            self.emitted.add(key)
+            segment, last = breaches[-1]
+            outcome = (
+                Settlement.STOPPED if any(c.by_closing for _, c in breaches) else Settlement.MET
+            )
+            owner = _owner_at(cycles[started_at], last.satisfied_at or last.deadline_at)
+            effects.append(
+                RuleSettled(
+                    self.lead_id,
+                    rule,
+                    outcome,
+                    started_at,
+                    owner.owner,
+                    owner.team,
+                    profile.source if profile else None,
+                    segment.name,
+                )
+            )
         return effects
 
     def due(self, policy: Policy, now: int) -> list[Effect]:
@@ -151,30 +227,26 @@ class LeadState:
         Only call with a ``now`` that every event up to it has been applied for:
         the live worker calls it from deadline ticks of caught-up partitions, the
         replay with event time, so an attempt still unread cannot be missed.
+        A warning is sent only while the promise is still open at ``now`` and its
+        breach is not yet due: a reminder after the fact helps nobody.
         """
         effects: list[Effect] = []
-        for cycle in self.cycles():
-            self._first_touch(cycle, policy, now, effects)
+        for cycle, segment, c in self.checkpoints(policy):
+            if now < c.due_at or self._done(c, cycle):
+                continue
+            if c.severity is Severity.WARNING and (
+                now >= c.deadline_at or (c.satisfied_at is not None and c.satisfied_at <= now)
+            ):
+                self.emitted.add(self._skip_key(c, cycle))
+                continue
+            self.emitted.add(self._key(c.rule, c.severity, cycle))
+            effects.append(self._violation(c, cycle, segment, now, policy))
         return effects
 
     def next_deadline(self, policy: Policy) -> int | None:
-        """The earliest moment at which :meth:`evaluate` could emit something new."""
-        earliest: int | None = None
-        target = policy.first_touch
-        for cycle in self.cycles():
-            touch = self._first_attempt(cycle)
-            for severity, offset in (
-                (Severity.WARNING, target.warn_after_ms),
-                (Severity.BREACH, target.within_ms),
-            ):
-                due = cycle.started_at + offset
-                if self._key(Rule.FIRST_TOUCH, severity, cycle) in self.emitted:
-                    continue
-                if _met_or_stopped(touch, cycle.closed_at, due):
-                    continue
-                if earliest is None or due < earliest:
-                    earliest = due
-        return earliest
+        """The earliest moment at which :meth:`due` could emit something new."""
+        pending = [c.due_at for cycle, _, c in self.checkpoints(policy) if not self._done(c, cycle)]
+        return min(pending, default=None)
 
     def is_awaiting_first_touch(self) -> bool:
         cycles = self.cycles()
@@ -183,7 +255,38 @@ class LeadState:
         last = cycles[-1]
         return last.closed_at is None and self._first_attempt(last) is None
 
-    # -- rules ---------------------------------------------------------------
+    # -- helpers -------------------------------------------------------------
+
+    def _done(self, c: Checkpoint, cycle: Cycle) -> bool:
+        """Kept in time, or already emitted (one per rule, severity and cycle), or skipped."""
+        if c.satisfied_at is not None and c.satisfied_at <= c.due_at:
+            return True
+        if self._key(c.rule, c.severity, cycle) in self.emitted:
+            return True
+        return c.severity is Severity.WARNING and self._skip_key(c, cycle) in self.emitted
+
+    def _cycle_facts(self, cycle: Cycle, policy: Policy) -> rules.CycleFacts:
+        end = cycle.closed_at
+        attempts = tuple(
+            (a.at, a.outcome)
+            for a in self.attempts
+            if a.at >= cycle.started_at and (end is None or a.at < end)
+        )
+        clock_start = cycle.started_at
+        if policy.reassignment is Reassignment.RESTART:
+            first_touch = attempts[0][0] if attempts else None
+            for handoff in cycle.handoffs:
+                if first_touch is None or handoff.at <= first_touch:
+                    clock_start = handoff.at
+        first_status = min(
+            (
+                s.at
+                for s in self.statuses
+                if s.at >= cycle.started_at and (end is None or s.at <= end)
+            ),
+            default=None,
+        )
+        return rules.CycleFacts(clock_start, end, attempts, first_status)
 
     def _first_attempt(self, cycle: Cycle) -> Attempt | None:
         index = bisect.bisect_left(self.attempts, (cycle.started_at,))
@@ -197,7 +300,7 @@ class LeadState:
         touch = self._first_attempt(cycle)
         if touch is None:
             return
-        key = self._key(Rule.FIRST_TOUCH, None, cycle)
+        key = f"{Rule.FIRST_TOUCH}/measured/{cycle.started_at}"
         if key in self.emitted:
             return
         self.emitted.add(key)
@@ -213,60 +316,40 @@ class LeadState:
             )
         )
 
-    def _first_touch(self, cycle: Cycle, policy: Policy, now: int, out: list[Effect]) -> None:
-        target = policy.first_touch
-        touch = self._first_attempt(cycle)
-        deadline = cycle.started_at + target.within_ms
-        breach_due = now >= deadline and not _met_or_stopped(touch, cycle.closed_at, deadline)
-        for severity, due in (
-            (Severity.WARNING, cycle.started_at + target.warn_after_ms),
-            (Severity.BREACH, deadline),
-        ):
-            key = self._key(Rule.FIRST_TOUCH, severity, cycle)
-            if now < due or key in self.emitted or _met_or_stopped(touch, cycle.closed_at, due):
-                continue
-            self.emitted.add(key)
-            if severity is Severity.WARNING and (
-                breach_due or _met_or_stopped(touch, cycle.closed_at, now)
-            ):
-                continue  # a reminder is only worth sending while the rep can still act on it
-            out.append(
-                self._violation(
-                    Rule.FIRST_TOUCH, severity, cycle, due, now, target.within_ms, policy
-                )
-            )
-
     def _violation(
-        self,
-        rule: Rule,
-        severity: Severity,
-        cycle: Cycle,
-        due: int,
-        now: int,
-        target_ms: int,
-        policy: Policy,
+        self, c: Checkpoint, cycle: Cycle, segment: Segment, now: int, policy: Policy
     ) -> SlaViolation:
-        owner = _owner_at(cycle, due)
+        owner = _owner_at(cycle, c.due_at)
         profile = self.profile
         return SlaViolation(
-            id=effect_id(self.lead_id, rule, severity, cycle.started_at),
-            severity=severity,
-            rule=rule,
+            id=effect_id(self.lead_id, c.rule, c.severity, cycle.started_at),
+            severity=c.severity,
+            rule=c.rule,
             lead_id=self.lead_id,
             cycle_started_at=cycle.started_at,
-            deadline_at=cycle.started_at + target_ms,
-            detected_at=max(now, due),
-            target_seconds=target_ms / 1000,
+            deadline_at=c.deadline_at,
+            detected_at=max(now, c.due_at),
+            target_seconds=c.target_ms / 1000,
             owner=owner.owner,
             team=owner.team,
             source=profile.source if profile else None,
             segment=profile.segment if profile else None,
+            policy_segment=segment.name,
             policy_version=policy.version,
+            detail=dict(c.detail),
         )
 
     @staticmethod
-    def _key(rule: Rule, severity: Severity | None, cycle: Cycle) -> str:
-        return f"{rule}/{severity or 'measured'}/{cycle.started_at}"
+    def _key(rule: Rule, severity: Severity, cycle: Cycle) -> str:
+        return f"{rule}/{severity}/{cycle.started_at}"
+
+    @staticmethod
+    def _skip_key(c: Checkpoint, cycle: Cycle) -> str:
+        return f"{c.rule}/{c.severity}-skipped/{cycle.started_at}/{c.due_at}"
+
+
+def _kept(c: Checkpoint) -> bool:
+    return c.satisfied_at is not None and c.satisfied_at <= c.deadline_at
 
 
 F = TypeVar("F", Handoff, Attempt, StatusChange)
@@ -294,13 +377,6 @@ def _insert(facts: list[F], fact: F, cap: int | None = None) -> bool:
 
 def _first_at_or_after(times: list[int], moment: int) -> int | None:
     return min((t for t in times if t >= moment), default=None)
-
-
-def _met_or_stopped(touch: Attempt | None, closed_at: int | None, due: int) -> bool:
-    """The promise was kept by ``due``, or the lead closed before it fell due."""
-    if touch is not None and touch.at <= due:
-        return True
-    return closed_at is not None and closed_at <= due
 
 
 def _owner_at(cycle: Cycle, moment: int) -> Handoff:

@@ -87,7 +87,7 @@ class SlaWorker:
     ) -> None:
         self.settings = settings
         self.catalog = catalog or TopicCatalog.load(settings.topics_dir, settings.topic_prefix)
-        self.metrics = metrics or Metrics()
+        self.metrics = metrics or Metrics(rep_limit=settings.rep_label_limit)
         self.clock = clock
         self.partitions = self.catalog.lead_partitions()
         self.ready = False

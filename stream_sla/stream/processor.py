@@ -18,8 +18,21 @@ import orjson
 
 from stream_sla.metrics import Metrics
 from stream_sla.sla.deadlines import DeadlineIndex
-from stream_sla.sla.effects import Effect, FirstTouchMeasured, Severity, SlaViolation
-from stream_sla.sla.events import EventKind, EventRejected, RejectReason, decode_event
+from stream_sla.sla.effects import (
+    Effect,
+    FirstTouchMeasured,
+    RuleSettled,
+    Settlement,
+    Severity,
+    SlaViolation,
+)
+from stream_sla.sla.events import (
+    EventKind,
+    EventRejected,
+    RejectReason,
+    check_event_time,
+    decode_event,
+)
 from stream_sla.sla.lead import LeadState
 from stream_sla.sla.policy import Policy
 from stream_sla.sla.snapshot import dump_state, load_state
@@ -77,6 +90,8 @@ class LeadProcessor:
                     return  # evicted or never seen: nothing can be due
             else:
                 event = decode_event(EventKind(kind), record.key, record.value)
+                lateness = self.policy.lateness
+                check_event_time(event, self.clock(), lateness.max_late_ms, lateness.max_future_ms)
                 lead_id = event.lead_id
                 state = self._load(lead_id) or LeadState(lead_id)
                 if not state.add(event):
@@ -87,7 +102,7 @@ class LeadProcessor:
             self.metrics.dead_letters.labels(rejected.reason.value).inc()
             await self.publisher.dead_letter(record, rejected)
             return
-        effects = state.measures()
+        effects = state.measures(self.policy)
         if kind == TICK:
             effects += state.due(self.policy, self.clock())
         self.table[lead_id.encode()] = dump_state(state)
@@ -109,12 +124,22 @@ class LeadProcessor:
         self.metrics.pending_deadlines.set(len(self.index))
 
     async def _publish(self, effect: Effect) -> None:
-        if isinstance(effect, FirstTouchMeasured):
-            self.metrics.first_touch.labels(effect.team).observe(effect.seconds)
-            return
-        team = effect.team or "unassigned"
-        self.metrics.violations.labels(effect.severity.value, effect.rule.value, team).inc()
-        await self.publisher.violation(effect)
+        m = self.metrics
+        if isinstance(effect, SlaViolation):
+            team = effect.team or "unassigned"
+            m.violations.labels(effect.severity.value, effect.rule.value, team).inc()
+            if effect.severity is Severity.BREACH:
+                m.rule_outcomes.labels(effect.rule.value, "breached", team).inc()
+            await self.publisher.violation(effect)
+        elif isinstance(effect, FirstTouchMeasured):
+            m.first_touch.labels(effect.team).observe(effect.seconds)
+        elif isinstance(effect, RuleSettled):
+            m.rule_outcomes.labels(effect.rule.value, effect.outcome.value, effect.team).inc()
+            if effect.outcome is Settlement.MET:
+                m.points.labels(effect.team, m.rep(effect.owner)).inc()
+        else:
+            m.mqls.labels(effect.source, effect.segment or "unknown").inc()
+            m.mql_value.labels(effect.source).inc(effect.weight)
 
     # -- ownership -----------------------------------------------------------
 

@@ -90,7 +90,7 @@ async def test_hand_off_then_tick_after_deadline_emits_one_breach(
         "L-1",
         T0 + HOUR,
     )
-    assert sla.processor.index.next_at() is None
+    assert sla.processor.index.next_at() == T0 + 36 * HOUR  # next: the disposition warning
 
 
 async def test_malformed_event_is_dead_lettered_and_the_agent_keeps_going(

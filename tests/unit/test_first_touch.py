@@ -16,12 +16,22 @@ from stream_sla.sla.events import (
     Outcome,
 )
 from stream_sla.sla.lead import LeadState
-from stream_sla.sla.policy import FirstTouchTarget, Policy
+from stream_sla.sla.policy import FirstTouchRule, Policy, Segment, WarnAt
 
 MIN = 60_000
 HOUR = 60 * MIN
 T0 = 1_793_628_000_000  # 2026-11-02T14:00:00Z, a Monday afternoon
-POLICY = Policy(version="test-1", first_touch=FirstTouchTarget(within_ms=HOUR, warn_at=0.75))
+POLICY = Policy(
+    version="test-1",
+    segments=(
+        Segment(
+            "default",
+            first_touch=FirstTouchRule(HOUR, warn=WarnAt(0.75)),
+            attempts=None,
+            disposition=None,
+        ),
+    ),
+)
 
 
 def handed(at: int, owner: str = "ana", team: str = "smb-east", eid: str = "h1") -> HandedToSales:
@@ -105,7 +115,7 @@ def test_late_first_attempt_does_not_emit_a_second_breach() -> None:
     assert len(state.due(POLICY, T0 + HOUR)) == 1
     state.add(attempt(T0 + 90 * MIN))
     assert state.due(POLICY, T0 + 3 * HOUR) == []
-    [measure] = state.measures()
+    [measure] = state.measures(POLICY)
     assert isinstance(measure, FirstTouchMeasured)
     assert measure.seconds == 90 * 60
 
@@ -130,6 +140,8 @@ def test_recycled_lead_handed_again_gets_a_new_clock() -> None:
 
 def test_first_touch_is_measured_once_per_cycle() -> None:
     state = lead(handed(T0), attempt(T0 + 5 * MIN))
-    assert [m.seconds for m in state.measures() if isinstance(m, FirstTouchMeasured)] == [300.0]
+    assert [m.seconds for m in state.measures(POLICY) if isinstance(m, FirstTouchMeasured)] == [
+        300.0
+    ]
     state.add(attempt(T0 + 7 * MIN, eid="a2"))
-    assert state.measures() == []
+    assert state.measures(POLICY) == []

@@ -44,7 +44,7 @@ def outcome(events: list[Event], now: int) -> tuple[object, ...]:
     for event in events:
         state.add(event)
     return (
-        sorted(map(repr, state.measures() + state.due(POLICY, now))),
+        sorted(map(repr, state.measures(POLICY) + state.due(POLICY, now))),
         state.next_deadline(POLICY),
         dump_state(state),
     )
