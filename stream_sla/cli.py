@@ -63,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--from-beginning", action="store_true")
     tail.set_defaults(run=_tail)
 
+    replay = command(
+        "replay", "Run the SLA engine over a JSON Lines file of CRM events and print a report."
+    )
+    replay.add_argument("events", help="JSON Lines file (.gz ok), or - for stdin")
+    replay.add_argument("--policy", type=Path, help="policy YAML (default: settings/built-in)")
+    replay.add_argument("--until", help="evaluate deadlines up to this RFC 3339 time")
+    replay.add_argument("--format", choices=["text", "json"], default="text")
+    replay.set_defaults(run=_replay)
+
     config = command("config", "Print the settings reference (markdown) or the effective values.")
     config.add_argument("action", choices=["reference", "show"])
     config.set_defaults(run=_config)
@@ -180,6 +189,31 @@ async def _consume(settings: Settings, topic: str, from_beginning: bool) -> int:
             print((message.value or b"").decode(errors="replace") + suffix, flush=True)
     finally:
         await consumer.stop()
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    import orjson
+
+    from stream_sla import report
+    from stream_sla.policy_file import load_policy
+    from stream_sla.replay import open_lines, read_events, replay
+    from stream_sla.sla.events import parse_timestamp
+
+    policy = load_policy(args.policy) if args.policy else _settings(args).policy()
+    until = parse_timestamp(args.until, "--until") if args.until else None
+    rejected: Counter[str] = Counter()
+    with open_lines(args.events) as lines:
+        events = read_events(lines, rejected)
+    result = replay(events, policy, until, progress=args.format == "text")
+    result.rejected = rejected
+    built = report.build(result)
+    if args.format == "json":
+        sys.stdout.buffer.write(orjson.dumps(built, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        print(report.render_text(built))
     return 0
 
 

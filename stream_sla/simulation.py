@@ -12,6 +12,8 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -158,3 +160,125 @@ def _lead(rng: random.Random, plan: SimulationPlan, n: int, created_at: int) -> 
 
 def _json(**fields: object) -> bytes:
     return orjson.dumps(fields)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPlan:
+    """Months of CRM history in business hours, for replays, reports and the sample data set."""
+
+    leads: int
+    start: date
+    days: int = 61
+    timezone: str = "America/New_York"
+    teams: tuple[str, ...] = ("smb-east", "smb-west", "mid-market", "enterprise")
+    reps_per_team: int = 5
+    seed: int = 2026
+
+
+def history(plan: HistoryPlan) -> list[dict[str, object]]:
+    """Events (with their ``type``) sorted by time: leads created on weekdays 08:00-18:00,
+    followed up in minutes, hours, days or never, with attempt cadences over weeks."""
+    rng = random.Random(plan.seed)
+    zone = ZoneInfo(plan.timezone)
+    weekdays = [
+        plan.start + timedelta(days=d)
+        for d in range(plan.days)
+        if (plan.start + timedelta(days=d)).weekday() < 5
+    ]
+    events: list[dict[str, object]] = []
+    for n in range(plan.leads):
+        day = weekdays[int(rng.random() * len(weekdays))]
+        local = datetime.combine(day, time(8), tzinfo=zone) + timedelta(
+            seconds=rng.random() * 36000
+        )
+        created = int(local.timestamp() * 1000)
+        events.extend(_history_lead(rng, plan, n, created))
+    events.sort(key=lambda e: (str(e["occurred_at"]), str(e["event_id"])))
+    return events
+
+
+def _history_lead(
+    rng: random.Random, plan: HistoryPlan, n: int, created: int
+) -> list[dict[str, object]]:
+    minute, hour, day = 60_000, 3_600_000, 86_400_000
+    lead_id = f"H-{n:06d}"
+    team_index = int(rng.random() * len(plan.teams))
+    team = plan.teams[team_index]
+    owner = f"{team}-rep-{int(rng.random() * plan.reps_per_team) + 1}"
+    source = SOURCES[int(rng.random() * len(SOURCES))]
+    segment = ("smb", "smb", "mid_market", "enterprise")[team_index]
+    out: list[dict[str, object]] = [
+        _typed(
+            "lead-created",
+            f"{lead_id}-c",
+            lead_id,
+            created,
+            source=source,
+            segment=segment,
+            region=REGIONS[int(rng.random() * 3)],
+            persona=PERSONAS[int(rng.random() * 4)],
+        ),
+    ]
+    handed = created + int((5 + rng.random() * 85) * minute)
+    out.append(_typed("handed-to-sales", f"{lead_id}-h", lead_id, handed, owner=owner, team=team))
+    if rng.random() < 0.85:  # the rep accepts the lead (a disposition) within 2.5 days
+        accepted = handed + int(rng.random() * 60 * hour)
+        out.append(
+            _typed("lead-status-changed", f"{lead_id}-s0", lead_id, accepted, status="accepted")
+        )
+    roll = rng.random()
+    if roll < 0.05:
+        return out  # never followed up
+    if roll < 0.72:
+        first = handed + int(rng.random() * 55 * minute)
+    elif roll < 0.90:
+        first = handed + int((1 + rng.random() * 7) * hour)
+    else:
+        first = handed + int((1 + rng.random() * 3) * day)
+    attempts = 1 + int(rng.random() * 9)
+    at = first
+    connected_at = None
+    for i in range(attempts):
+        connected = rng.random() < 0.15
+        out.append(
+            _typed(
+                "contact-attempt",
+                f"{lead_id}-a{i}",
+                lead_id,
+                at,
+                channel=CHANNELS[int(rng.random() * len(CHANNELS))],
+                outcome="connected" if connected else NON_CONNECT[i % len(NON_CONNECT)],
+                owner=owner,
+            )
+        )
+        if connected:
+            connected_at = at
+            break
+        at += int((1 + rng.random() * 5) * day)
+    if connected_at is not None:
+        status_at = connected_at + int(rng.random() * 4 * hour)
+        status = "qualified" if rng.random() < 0.7 else "disqualified"
+        out.append(_typed("lead-status-changed", f"{lead_id}-s", lead_id, status_at, status=status))
+        if status == "qualified" and rng.random() < 0.3:
+            won_at = status_at + int((7 + rng.random() * 30) * day)
+            out.append(
+                _typed(
+                    "lead-status-changed",
+                    f"{lead_id}-w",
+                    lead_id,
+                    won_at,
+                    status="won",
+                    amount=round(1500 + rng.random() * 1000, 2),
+                )
+            )
+    return out
+
+
+def _typed(kind: str, event_id: str, lead_id: str, at: int, **fields: object) -> dict[str, object]:
+    return {
+        "type": kind,
+        "event_id": event_id,
+        "lead_id": lead_id,
+        "occurred_at": format_ms(at),
+        **fields,
+    }

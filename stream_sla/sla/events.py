@@ -196,6 +196,11 @@ def decode_event(kind: EventKind, key: bytes | None, value: bytes) -> Event:
         obj = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         raise EventRejected(RejectReason.INVALID_JSON, str(exc)) from None
+    return event_from_object(kind, key, obj)
+
+
+def event_from_object(kind: EventKind, key: bytes | None, obj: object) -> Event:
+    """The typed event from already-parsed JSON (the replay reads JSON Lines itself)."""
     if not isinstance(obj, dict):
         raise EventRejected(
             RejectReason.NOT_AN_OBJECT, f"expected a JSON object, got {type(obj).__name__}"

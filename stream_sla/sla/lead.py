@@ -248,6 +248,18 @@ class LeadState:
         pending = [c.due_at for cycle, _, c in self.checkpoints(policy) if not self._done(c, cycle)]
         return min(pending, default=None)
 
+    def unconnected_attempts(self) -> list[tuple[Handoff, int]]:
+        """(owner at hand-off, attempts made) per cycle that never connected: follow-up depth."""
+        found = []
+        for cycle in self.cycles():
+            end = cycle.closed_at
+            tried = [
+                a for a in self.attempts if a.at >= cycle.started_at and (end is None or a.at < end)
+            ]
+            if not any(a.outcome == "connected" for a in tried):
+                found.append((cycle.handoffs[-1], len(tried)))
+        return found
+
     def is_awaiting_first_touch(self) -> bool:
         cycles = self.cycles()
         if not cycles:
