@@ -80,8 +80,9 @@ class Replay:
         if state is None:
             state = self.leads[event.lead_id] = LeadState(event.lead_id)
         if state.add(event):
-            self._record(state.measures(self.policy))
-            self.index.schedule(event.lead_id, 0, state.next_deadline(self.policy))
+            effects, next_deadline = state.evaluate(self.policy, None)
+            self._record(effects)
+            self.index.schedule(event.lead_id, 0, next_deadline)
         self.result.events += 1
 
     def finish(self, until: int) -> ReplayResult:
@@ -96,8 +97,9 @@ class Replay:
         while due := self.index.pop_due(now):
             for deadline in due:
                 state = self.leads[deadline.lead_id]
-                self._record(state.due(self.policy, deadline.at))
-                self.index.schedule(deadline.lead_id, 0, state.next_deadline(self.policy))
+                effects, next_deadline = state.evaluate(self.policy, deadline.at)
+                self._record(effects)
+                self.index.schedule(deadline.lead_id, 0, next_deadline)
 
     def _record(self, effects: list[Effect]) -> None:
         for effect in effects:

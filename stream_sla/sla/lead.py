@@ -155,9 +155,22 @@ class LeadState:
             "team": cycle.handoffs[0].team,
         }
 
-    def checkpoints(self, policy: Policy) -> list[tuple[Cycle, Segment, Checkpoint]]:
+    def evaluate(self, policy: Policy, now: int | None) -> tuple[list[Effect], int | None]:
+        """The hot path: measures, what is due by ``now`` (if given) and the next deadline,
+        from one pass over the facts. ``now=None`` when the clock may not be trusted yet
+        (live, outside a deadline tick)."""
+        cycles = self.cycles()
+        found = self.checkpoints(policy, cycles)
+        effects = self._measures(policy, cycles, found)
+        if now is not None:
+            effects += self._due(policy, now, found)
+        return effects, self._next_deadline(found)
+
+    def checkpoints(
+        self, policy: Policy, cycles: list[Cycle] | None = None
+    ) -> list[tuple[Cycle, Segment, Checkpoint]]:
         found: list[tuple[Cycle, Segment, Checkpoint]] = []
-        for cycle in self.cycles():
+        for cycle in self.cycles() if cycles is None else cycles:
             segment = policy.segment_for(self.fields(cycle))
             facts = self._cycle_facts(cycle, policy)
             if segment.first_touch is not None:
@@ -174,6 +187,15 @@ class LeadState:
 
     def measures(self, policy: Policy) -> list[Effect]:
         """What the facts alone settle, once each: the MQL, first-touch speed, rules met."""
+        cycles = self.cycles()
+        return self._measures(policy, cycles, self.checkpoints(policy, cycles))
+
+    def _measures(
+        self,
+        policy: Policy,
+        cycles: list[Cycle],
+        found: list[tuple[Cycle, Segment, Checkpoint]],
+    ) -> list[Effect]:
         effects: list[Effect] = []
         profile = self.profile
         if profile is not None and "mql" not in self.emitted:
@@ -188,15 +210,15 @@ class LeadState:
                     policy.marketing.weight(profile.persona),
                 )
             )
-        for cycle in self.cycles():
+        for cycle in cycles:
             self._first_touch_measured(cycle, effects)
         settled: dict[tuple[int, Rule], list[tuple[Segment, Checkpoint]]] = {}
-        for cycle, segment, checkpoint in self.checkpoints(policy):
+        for cycle, segment, checkpoint in found:
             if checkpoint.severity is Severity.BREACH:
                 settled.setdefault((cycle.started_at, checkpoint.rule), []).append(
                     (segment, checkpoint)
                 )
-        cycles = {cycle.started_at: cycle for cycle in self.cycles()}
+        by_start = {cycle.started_at: cycle for cycle in cycles}
         for (started_at, rule), breaches in settled.items():
             key = f"{rule}/settled/{started_at}"
             if key in self.emitted or not all(_kept(c) for _, c in breaches):
@@ -206,7 +228,7 @@ class LeadState:
             outcome = (
                 Settlement.STOPPED if any(c.by_closing for _, c in breaches) else Settlement.MET
             )
-            owner = _owner_at(cycles[started_at], last.satisfied_at or last.deadline_at)
+            owner = _owner_at(by_start[started_at], last.satisfied_at or last.deadline_at)
             effects.append(
                 RuleSettled(
                     self.lead_id,
@@ -230,8 +252,13 @@ class LeadState:
         A warning is sent only while the promise is still open at ``now`` and its
         breach is not yet due: a reminder after the fact helps nobody.
         """
+        return self._due(policy, now, self.checkpoints(policy))
+
+    def _due(
+        self, policy: Policy, now: int, found: list[tuple[Cycle, Segment, Checkpoint]]
+    ) -> list[Effect]:
         effects: list[Effect] = []
-        for cycle, segment, c in self.checkpoints(policy):
+        for cycle, segment, c in found:
             if now < c.due_at or self._done(c, cycle):
                 continue
             if c.severity is Severity.WARNING and (
@@ -245,7 +272,10 @@ class LeadState:
 
     def next_deadline(self, policy: Policy) -> int | None:
         """The earliest moment at which :meth:`due` could emit something new."""
-        pending = [c.due_at for cycle, _, c in self.checkpoints(policy) if not self._done(c, cycle)]
+        return self._next_deadline(self.checkpoints(policy))
+
+    def _next_deadline(self, found: list[tuple[Cycle, Segment, Checkpoint]]) -> int | None:
+        pending = [c.due_at for cycle, _, c in found if not self._done(c, cycle)]
         return min(pending, default=None)
 
     def unconnected_attempts(self) -> list[tuple[Handoff, int]]:

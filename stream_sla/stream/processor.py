@@ -102,11 +102,9 @@ class LeadProcessor:
             self.metrics.dead_letters.labels(rejected.reason.value).inc()
             await self.publisher.dead_letter(record, rejected)
             return
-        effects = state.measures(self.policy)
-        if kind == TICK:
-            effects += state.due(self.policy, self.clock())
+        effects, next_deadline = state.evaluate(self.policy, self.clock() if kind == TICK else None)
         self.table[lead_id.encode()] = dump_state(state)
-        self._track(state, record.partition)
+        self._track(state, record.partition, next_deadline)
         for effect in effects:
             await self._publish(effect)
 
@@ -114,8 +112,8 @@ class LeadProcessor:
         raw = self.table.get(lead_id.encode())
         return load_state(lead_id, raw) if raw is not None else None
 
-    def _track(self, state: LeadState, partition: int) -> None:
-        self.index.schedule(state.lead_id, partition, state.next_deadline(self.policy))
+    def _track(self, state: LeadState, partition: int, next_deadline: int | None) -> None:
+        self.index.schedule(state.lead_id, partition, next_deadline)
         if state.is_awaiting_first_touch():
             self.awaiting_first_touch[state.lead_id] = partition
         else:
@@ -147,7 +145,8 @@ class LeadProcessor:
         """Re-create the deadline index and gauges from table contents (after recovery)."""
         for key, raw, partition in items:
             lead_id = key.decode()
-            self._track(load_state(lead_id, raw), partition)
+            state = load_state(lead_id, raw)
+            self._track(state, partition, state.next_deadline(self.policy))
 
     def drop_partitions(self, partitions: set[int]) -> None:
         self.index.drop_partitions(partitions)
