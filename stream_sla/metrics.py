@@ -11,8 +11,11 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Summary,
     disable_created_metrics,
 )
+
+from stream_sla.stream.gauges import OpenLeads
 
 # `_created` series double the sample count and no dashboard or alert here reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -89,9 +92,15 @@ class Metrics:
         )
         self.first_touch = Histogram(
             "stream_sla_first_touch_seconds",
-            "Hand-off to first contact attempt, per team (speed to lead).",
-            ["team"],
+            "Hand-off to first contact attempt (speed to lead), by team, source and segment.",
+            ["team", "source", "segment"],
             buckets=FIRST_TOUCH_BUCKETS,
+            registry=r,
+        )
+        self.rep_first_touch = Summary(
+            "stream_sla_rep_first_touch_seconds",
+            "Hand-off to first attempt per rep: sum and count (mean = sum / count).",
+            ["team", "rep"],
             registry=r,
         )
         self.mqls = Counter(
@@ -106,11 +115,8 @@ class Metrics:
             ["source"],
             registry=r,
         )
-        self.awaiting_first_touch = Gauge(
-            "stream_sla_leads_awaiting_first_touch",
-            "Leads handed to sales with no contact attempt yet, on this worker's partitions.",
-            registry=r,
-        )
+        self.open_leads = OpenLeads()
+        r.register(self.open_leads)
         self.pending_deadlines = Gauge(
             "stream_sla_pending_deadlines",
             "Warnings and breaches scheduled in this worker's deadline index.",

@@ -91,6 +91,7 @@ class FirstTouchMeasured:
     team: str
     owner: str
     source: str | None
+    segment: str | None
     seconds: float
     handed_at: int
 

@@ -72,6 +72,16 @@ class StatusChange(NamedTuple):
     amount: float | None
 
 
+class LeadSummary(NamedTuple):
+    team: str
+    awaiting_first_touch: bool
+    connected: bool
+    attempts: int
+    at_risk: bool
+    """A warning went out in this cycle."""
+    breached: bool
+
+
 class Cycle(NamedTuple):
     """From a hand-off until the lead is closed (disqualified, recycled, won or lost)."""
 
@@ -290,6 +300,23 @@ class LeadState:
                 found.append((cycle.handoffs[-1], len(tried)))
         return found
 
+    def summary(self) -> LeadSummary | None:
+        """Where the lead's current cycle stands, for live gauges (None: no open cycle)."""
+        cycles = self.cycles()
+        if not cycles or cycles[-1].closed_at is not None:
+            return None
+        cycle = cycles[-1]
+        tried = [a for a in self.attempts if a.at >= cycle.started_at]
+        start = cycle.started_at
+        return LeadSummary(
+            team=cycle.handoffs[-1].team,
+            awaiting_first_touch=not tried,
+            connected=any(a.outcome == "connected" for a in tried),
+            attempts=len(tried),
+            at_risk=any(f"{rule}/warning/{start}" in self.emitted for rule in Rule),
+            breached=any(f"{rule}/breach/{start}" in self.emitted for rule in Rule),
+        )
+
     def is_awaiting_first_touch(self) -> bool:
         cycles = self.cycles()
         if not cycles:
@@ -353,6 +380,7 @@ class LeadState:
                 team=owner.team,
                 owner=owner.owner,
                 source=self.profile.source if self.profile else None,
+                segment=self.profile.segment if self.profile else None,
                 seconds=(touch.at - cycle.started_at) / 1000,
                 handed_at=cycle.started_at,
             )

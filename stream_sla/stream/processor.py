@@ -77,8 +77,6 @@ class LeadProcessor:
         self.metrics = metrics
         self.index = index if index is not None else DeadlineIndex()
         self.clock = clock
-        self.awaiting_first_touch: dict[str, int] = {}
-        """lead id -> partition, for the gauge (dropped with the partition on revocation)."""
 
     async def handle(self, kind: EventKind | str, record: Record) -> None:
         self.metrics.events_consumed.labels(record.topic).inc()
@@ -114,11 +112,7 @@ class LeadProcessor:
 
     def _track(self, state: LeadState, partition: int, next_deadline: int | None) -> None:
         self.index.schedule(state.lead_id, partition, next_deadline)
-        if state.is_awaiting_first_touch():
-            self.awaiting_first_touch[state.lead_id] = partition
-        else:
-            self.awaiting_first_touch.pop(state.lead_id, None)
-        self.metrics.awaiting_first_touch.set(len(self.awaiting_first_touch))
+        self.metrics.open_leads.update(state.lead_id, partition, state.summary())
         self.metrics.pending_deadlines.set(len(self.index))
 
     async def _publish(self, effect: Effect) -> None:
@@ -130,7 +124,10 @@ class LeadProcessor:
                 m.rule_outcomes.labels(effect.rule.value, "breached", team).inc()
             await self.publisher.violation(effect)
         elif isinstance(effect, FirstTouchMeasured):
-            m.first_touch.labels(effect.team).observe(effect.seconds)
+            m.first_touch.labels(
+                effect.team, effect.source or "unknown", effect.segment or "unknown"
+            ).observe(effect.seconds)
+            m.rep_first_touch.labels(effect.team, m.rep(effect.owner)).observe(effect.seconds)
         elif isinstance(effect, RuleSettled):
             m.rule_outcomes.labels(effect.rule.value, effect.outcome.value, effect.team).inc()
             if effect.outcome is Settlement.MET:
@@ -150,10 +147,7 @@ class LeadProcessor:
 
     def drop_partitions(self, partitions: set[int]) -> None:
         self.index.drop_partitions(partitions)
-        for lead_id, partition in list(self.awaiting_first_touch.items()):
-            if partition in partitions:
-                del self.awaiting_first_touch[lead_id]
-        self.metrics.awaiting_first_touch.set(len(self.awaiting_first_touch))
+        self.metrics.open_leads.drop_partitions(partitions)
         self.metrics.pending_deadlines.set(len(self.index))
 
 

@@ -19,6 +19,8 @@ from stream_sla.sla.timestamps import format_ms
 from .harness import Harness, crm_event, now_ms, values, wait_for
 
 TARGET_MS = 4_000
+EAST = {"team": "smb-east", "source": "unknown", "segment": "unknown"}
+WEST = {"team": "smb-west", "source": "unknown", "segment": "unknown"}
 
 
 @pytest.fixture
@@ -90,7 +92,8 @@ async def test_first_touch_breaches_reach_the_topic_and_metrics(harness: Harness
     assert dead.value is not None and dead.value.startswith(b'{"event_id": "h-7"')
 
     def counters_match() -> bool:
-        return worker.metrics().get("stream_sla_first_touch_seconds_count", team="smb-east") == 1
+        m = worker.metrics()
+        return m.get("stream_sla_first_touch_seconds_count", **EAST) == 1
 
     assert await wait_for(counters_match, timeout=10), worker.metrics()
     m = worker.metrics()
@@ -103,6 +106,8 @@ async def test_first_touch_breaches_reach_the_topic_and_metrics(harness: Harness
     assert m.get("stream_sla_dead_letters_total", reason="invalid_json") == 1
     assert m.get("stream_sla_duplicate_events_total", topic=handed_topic) == 1
     assert m.get("stream_sla_events_consumed_total", topic=handed_topic) == 8
-    assert m.get("stream_sla_first_touch_seconds_count", team="smb-west") == 1  # L-quick, 1 s
-    assert m.get("stream_sla_first_touch_seconds_bucket", team="smb-west", le="60.0") == 1
-    assert m.get("stream_sla_leads_awaiting_first_touch") == 2  # L-silent and L-moved
+    assert m.get("stream_sla_first_touch_seconds_count", **WEST) == 1  # L-quick, 1 s
+    assert m.get("stream_sla_first_touch_seconds_bucket", **WEST, le="60.0") == 1
+    assert m.get("stream_sla_leads_awaiting_first_touch", team="smb-east") == 1  # L-silent
+    assert m.get("stream_sla_leads_awaiting_first_touch", team="enterprise") == 1  # L-moved
+    assert m.get("stream_sla_leads_breached", team="smb-east") == 2  # L-silent, L-late

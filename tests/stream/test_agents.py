@@ -77,7 +77,7 @@ async def test_hand_off_then_tick_after_deadline_emits_one_breach(
             key=b"L-1",
         )
     assert sla.processor.index.next_at() == T0 + 45 * 60_000
-    assert sla.processor.awaiting_first_touch == {"L-1": 0}
+    assert sla.metrics.open_leads.team_totals()["smb-east"]["awaiting_first_touch"] == 1
 
     clock.now = T0 + HOUR + 100
     async with sla.agents[TICK].test_context() as ticks:
