@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     policy_version: str = Field(
         "default-1", description="Version of the built-in policy (a policy file has its own)."
     )
+    closed_lead_retention: DurationMs = Field(
+        7 * 86_400_000, description="Keep a closed lead's state this long (e.g. 7d), then evict."
+    )
+    idle_lead_retention: DurationMs = Field(
+        90 * 86_400_000, description="Evict a lead with no event for this long (e.g. 90d)."
+    )
     rep_label_limit: int = Field(
         500, ge=1, description='Distinct reps per metric; more are counted as rep="other".'
     )

@@ -122,6 +122,16 @@ class Metrics:
             "Warnings and breaches scheduled in this worker's deadline index.",
             registry=r,
         )
+        self.state_leads = Gauge(
+            "stream_sla_state_leads",
+            "Leads kept in state on this worker's partitions (closed ones are evicted).",
+            registry=r,
+        )
+        self.evicted = Counter(
+            "stream_sla_evicted_leads_total",
+            "Lead states dropped after their retention (closed or idle).",
+            registry=r,
+        )
         self.last_event_time = Gauge(
             "stream_sla_last_event_timestamp_seconds",
             "occurred_at of the newest CRM event processed (event time).",

@@ -300,6 +300,25 @@ class LeadState:
                 found.append((cycle.handoffs[-1], len(tried)))
         return found
 
+    def last_activity(self) -> int:
+        """Event time of the newest fact about this lead."""
+        times = [self.profile.at] if self.profile else []
+        for facts in (self.handoffs, self.attempts, self.statuses):
+            if facts:
+                times.append(facts[-1].at)
+        return max(times, default=0)
+
+    def evict_at(self, closed_retention_ms: int, idle_retention_ms: int) -> int:
+        """When the state may be dropped: soon after the last cycle closed, late if it is idle.
+
+        Eviction keeps state from growing without bound; a lead that comes back
+        after it simply starts again (its old cycles were settled long before).
+        """
+        cycles = self.cycles()
+        closed = bool(cycles) and cycles[-1].closed_at is not None
+        keep = closed_retention_ms if closed else idle_retention_ms
+        return self.last_activity() + keep
+
     def summary(self) -> LeadSummary | None:
         """Where the lead's current cycle stands, for live gauges (None: no open cycle)."""
         cycles = self.cycles()

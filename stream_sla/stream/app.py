@@ -33,6 +33,7 @@ from stream_sla.stream.processor import (
     LeadProcessor,
     Publisher,
     Record,
+    Retention,
     encode_tick,
     wall_clock_ms,
 )
@@ -61,7 +62,10 @@ class FaustPublisher:
 
     async def violation(self, violation: SlaViolation) -> None:
         topic = self._breaches if violation.severity is Severity.BREACH else self._warnings
-        await topic.send(key=violation.lead_id.encode(), value=orjson.dumps(violation.to_record()))
+        sent = await topic.send(
+            key=violation.lead_id.encode(), value=orjson.dumps(violation.to_record())
+        )
+        await sent  # acknowledged before the state records it as emitted: lose nothing
 
     async def dead_letter(self, record: Record, rejected: EventRejected) -> None:
         headers = [
@@ -124,6 +128,7 @@ class SlaWorker:
             publisher or FaustPublisher(self.app, self.catalog),
             self.metrics,
             clock=clock,
+            retention=Retention(settings.closed_lead_retention, settings.idle_lead_retention),
         )
         self._crm_topics = {
             kind: self.catalog.name(spec.name) for kind, spec in self.catalog.crm().items()

@@ -10,6 +10,7 @@ offset is committed only after both, so a crash re-emits at worst (same ids).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -61,6 +62,14 @@ class Publisher(Protocol):
     async def dead_letter(self, record: Record, rejected: EventRejected) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long a lead's state is kept after its cycle closed, or after it went quiet."""
+
+    closed_ms: int = 7 * 86_400_000
+    idle_ms: int = 90 * 86_400_000
+
+
 class LeadProcessor:
     def __init__(
         self,
@@ -70,6 +79,7 @@ class LeadProcessor:
         metrics: Metrics,
         index: DeadlineIndex | None = None,
         clock: Callable[[], int] = wall_clock_ms,
+        retention: Retention = Retention(),
     ) -> None:
         self.table = table
         self.policy = policy
@@ -77,43 +87,89 @@ class LeadProcessor:
         self.metrics = metrics
         self.index = index if index is not None else DeadlineIndex()
         self.clock = clock
+        self.retention = retention
+        self.stored: Counter[int] = Counter()
+        """Leads in the table per partition (a gauge; len() of a RocksDB table is a scan)."""
 
     async def handle(self, kind: EventKind | str, record: Record) -> None:
         self.metrics.events_consumed.labels(record.topic).inc()
         try:
             if kind == TICK:
-                lead_id = _decode_tick(record)
-                state = self._load(lead_id)
-                if state is None:
-                    return  # evicted or never seen: nothing can be due
-            else:
-                event = decode_event(EventKind(kind), record.key, record.value)
-                lateness = self.policy.lateness
-                check_event_time(event, self.clock(), lateness.max_late_ms, lateness.max_future_ms)
-                lead_id = event.lead_id
-                state = self._load(lead_id) or LeadState(lead_id)
-                if not state.add(event):
-                    self.metrics.duplicate_events.labels(record.topic).inc()
-                    return
-                self.metrics.last_event_time.set(event.occurred_at / 1000)
+                await self._on_tick(_decode_tick(record), record.partition)
+                return
+            event = decode_event(EventKind(kind), record.key, record.value)
+            lateness = self.policy.lateness
+            check_event_time(event, self.clock(), lateness.max_late_ms, lateness.max_future_ms)
         except EventRejected as rejected:
             self.metrics.dead_letters.labels(rejected.reason.value).inc()
             await self.publisher.dead_letter(record, rejected)
             return
-        effects, next_deadline = state.evaluate(self.policy, self.clock() if kind == TICK else None)
-        self.table[lead_id.encode()] = dump_state(state)
-        self._track(state, record.partition, next_deadline)
+        state = self._load(event.lead_id)
+        if state is None:
+            state = LeadState(event.lead_id)
+            self.stored[record.partition] += 1
+        if not state.add(event):
+            self.metrics.duplicate_events.labels(record.topic).inc()
+            return
+        self.metrics.last_event_time.set(event.occurred_at / 1000)
+        effects, next_deadline = state.evaluate(self.policy, None)
+        await self._commit(state, record.partition, effects, next_deadline, write=True)
+
+    async def _on_tick(self, lead_id: str, partition: int) -> None:
+        """A deadline fell due: emit what is due, or forget a lead whose retention ran out."""
+        state = self._load(lead_id)
+        if state is None:
+            return  # evicted already: nothing can be due
+        now = self.clock()
+        emitted_before = len(state.emitted)
+        effects, next_deadline = state.evaluate(self.policy, now)
+        nothing_due = next_deadline is None or next_deadline > now
+        if not effects and nothing_due and now >= self._evict_at(state):
+            del self.table[lead_id.encode()]
+            self.stored[partition] -= 1
+            self.index.schedule(lead_id, partition, None)
+            self.metrics.open_leads.update(lead_id, partition, None)
+            self.metrics.evicted.inc()
+            self._gauges()
+            return
+        changed = len(state.emitted) != emitted_before
+        await self._commit(state, partition, effects, next_deadline, write=changed)
+
+    async def _commit(
+        self,
+        state: LeadState,
+        partition: int,
+        effects: list[Effect],
+        next_deadline: int | None,
+        write: bool,
+    ) -> None:
+        """Publish first (each violation acknowledged by the broker), then record the state.
+
+        A crash in between re-emits on restart (same id) rather than losing a breach.
+        """
         for effect in effects:
             await self._publish(effect)
+        if write:
+            self.table[state.lead_id.encode()] = dump_state(state)
+        evict_at = self._evict_at(state)
+        wake = evict_at if next_deadline is None else min(next_deadline, evict_at)
+        self._track(state, partition, wake)
+
+    def _evict_at(self, state: LeadState) -> int:
+        return state.evict_at(self.retention.closed_ms, self.retention.idle_ms)
 
     def _load(self, lead_id: str) -> LeadState | None:
         raw = self.table.get(lead_id.encode())
         return load_state(lead_id, raw) if raw is not None else None
 
-    def _track(self, state: LeadState, partition: int, next_deadline: int | None) -> None:
-        self.index.schedule(state.lead_id, partition, next_deadline)
+    def _track(self, state: LeadState, partition: int, wake_at: int | None) -> None:
+        self.index.schedule(state.lead_id, partition, wake_at)
         self.metrics.open_leads.update(state.lead_id, partition, state.summary())
+        self._gauges()
+
+    def _gauges(self) -> None:
         self.metrics.pending_deadlines.set(len(self.index))
+        self.metrics.state_leads.set(sum(self.stored.values()))
 
     async def _publish(self, effect: Effect) -> None:
         m = self.metrics
@@ -140,15 +196,25 @@ class LeadProcessor:
 
     def rebuild(self, items: list[tuple[bytes, bytes, int]]) -> None:
         """Re-create the deadline index and gauges from table contents (after recovery)."""
+        for partition in {partition for _, _, partition in items}:
+            self.stored[partition] = 0
         for key, raw, partition in items:
-            lead_id = key.decode()
-            state = load_state(lead_id, raw)
-            self._track(state, partition, state.next_deadline(self.policy))
+            state = load_state(key.decode(), raw)
+            self.stored[partition] += 1
+            next_deadline = state.next_deadline(self.policy)
+            evict_at = self._evict_at(state)
+            self._track(
+                state,
+                partition,
+                evict_at if next_deadline is None else min(next_deadline, evict_at),
+            )
 
     def drop_partitions(self, partitions: set[int]) -> None:
         self.index.drop_partitions(partitions)
         self.metrics.open_leads.drop_partitions(partitions)
-        self.metrics.pending_deadlines.set(len(self.index))
+        for partition in partitions:
+            self.stored.pop(partition, None)
+        self._gauges()
 
 
 def encode_tick(lead_id: str, due_at: int) -> bytes:
