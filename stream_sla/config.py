@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     policy_version: str = Field(
         "default-1", description="Version of the built-in policy (a policy file has its own)."
     )
+    session_timeout_seconds: float = Field(
+        30.0,
+        ge=3,
+        description="Kafka consumer session timeout: how soon a crashed worker's partitions"
+        " move to the others.",
+    )
     closed_lead_retention: DurationMs = Field(
         7 * 86_400_000, description="Keep a closed lead's state this long (e.g. 7d), then evict."
     )

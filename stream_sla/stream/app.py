@@ -113,6 +113,8 @@ class SlaWorker:
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
             broker_commit_interval=1.0,
+            broker_session_timeout=settings.session_timeout_seconds,
+            broker_heartbeat_interval=max(1.0, settings.session_timeout_seconds / 10),
         )
         self.table = self.app.Table(
             "leads",

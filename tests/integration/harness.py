@@ -163,9 +163,12 @@ class Harness:
             worker.stop(signal.SIGKILL if worker.process.poll() is None else signal.SIGTERM, 5)
 
     async def produce(
-        self, records: list[tuple[EventKind | str, str | bytes | None, bytes]]
+        self,
+        records: list[tuple[EventKind | str, str | bytes | None, bytes]],
+        batched: bool = False,
     ) -> None:
-        """Publish (topic kind or base name, key, value) records, keyed for co-partitioning."""
+        """Publish (topic kind or base name, key, value) records, keyed for co-partitioning;
+        one by one, each acknowledged, unless ``batched``."""
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
         await producer.start()
         try:
@@ -176,7 +179,11 @@ class Harness:
                     else self.catalog.name(kind)
                 )
                 raw_key = key.encode() if isinstance(key, str) else key
-                await producer.send_and_wait(topic, key=raw_key, value=value)
+                if batched:
+                    await producer.send(topic, key=raw_key, value=value)
+                else:
+                    await producer.send_and_wait(topic, key=raw_key, value=value)
+            await producer.flush()
         finally:
             await producer.stop()
 
