@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     rep_label_limit: int = Field(
         500, ge=1, description='Distinct reps per metric; more are counted as rep="other".'
     )
+    team_label_limit: int = Field(100, ge=1, description="Distinct teams per metric; then other.")
+    source_label_limit: int = Field(
+        100, ge=1, description="Distinct lead sources per metric; then other."
+    )
     tick_interval_seconds: float = Field(
         0.25, gt=0, le=10, description="How often due deadlines are looked for."
     )

@@ -49,9 +49,17 @@ class LabelGuard:
 class Metrics:
     """One instance per worker (tests make their own registry, so they never share counters)."""
 
-    def __init__(self, registry: CollectorRegistry | None = None, rep_limit: int = 500) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        rep_limit: int = 500,
+        team_limit: int = 100,
+        source_limit: int = 100,
+    ) -> None:
         self.registry = registry or CollectorRegistry()
         self.rep = LabelGuard(rep_limit)
+        self.team = LabelGuard(team_limit)
+        self.source = LabelGuard(source_limit)
         r = self.registry
         self.events_consumed = Counter(
             "stream_sla_events_consumed_total",

@@ -91,7 +91,11 @@ class SlaWorker:
     ) -> None:
         self.settings = settings
         self.catalog = catalog or TopicCatalog.load(settings.topics_dir, settings.topic_prefix)
-        self.metrics = metrics or Metrics(rep_limit=settings.rep_label_limit)
+        self.metrics = metrics or Metrics(
+            rep_limit=settings.rep_label_limit,
+            team_limit=settings.team_label_limit,
+            source_limit=settings.source_label_limit,
+        )
         self.clock = clock
         self.partitions = self.catalog.lead_partitions()
         self.ready = False

@@ -174,23 +174,26 @@ class LeadProcessor:
     async def _publish(self, effect: Effect) -> None:
         m = self.metrics
         if isinstance(effect, SlaViolation):
-            team = effect.team or "unassigned"
+            team = m.team(effect.team)
             m.violations.labels(effect.severity.value, effect.rule.value, team).inc()
             if effect.severity is Severity.BREACH:
                 m.rule_outcomes.labels(effect.rule.value, "breached", team).inc()
             await self.publisher.violation(effect)
         elif isinstance(effect, FirstTouchMeasured):
+            team = m.team(effect.team)
             m.first_touch.labels(
-                effect.team, effect.source or "unknown", effect.segment or "unknown"
+                team, m.source(effect.source), effect.segment or "unknown"
             ).observe(effect.seconds)
-            m.rep_first_touch.labels(effect.team, m.rep(effect.owner)).observe(effect.seconds)
+            m.rep_first_touch.labels(team, m.rep(effect.owner)).observe(effect.seconds)
         elif isinstance(effect, RuleSettled):
-            m.rule_outcomes.labels(effect.rule.value, effect.outcome.value, effect.team).inc()
+            team = m.team(effect.team)
+            m.rule_outcomes.labels(effect.rule.value, effect.outcome.value, team).inc()
             if effect.outcome is Settlement.MET:
-                m.points.labels(effect.team, m.rep(effect.owner)).inc()
+                m.points.labels(team, m.rep(effect.owner)).inc()
         else:
-            m.mqls.labels(effect.source, effect.segment or "unknown").inc()
-            m.mql_value.labels(effect.source).inc(effect.weight)
+            source = m.source(effect.source)
+            m.mqls.labels(source, effect.segment or "unknown").inc()
+            m.mql_value.labels(source).inc(effect.weight)
 
     # -- ownership -----------------------------------------------------------
 
