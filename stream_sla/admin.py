@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -18,9 +19,15 @@ class TopicsReport:
 
 
 async def create_topics(
-    bootstrap_servers: str, catalog: TopicCatalog, replication_factor: int = 1
+    bootstrap_servers: str | dict[str, Any], catalog: TopicCatalog, replication_factor: int = 1
 ) -> TopicsReport:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="stream-sla-admin")
+    """``bootstrap_servers`` is a host list, or aiokafka client options (TLS, SASL)."""
+    options = (
+        bootstrap_servers
+        if isinstance(bootstrap_servers, dict)
+        else {"bootstrap_servers": bootstrap_servers}
+    )
+    admin = AIOKafkaAdminClient(client_id="stream-sla-admin", **options)
     await admin.start()
     try:
         present = set(await admin.list_topics())

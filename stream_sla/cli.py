@@ -9,7 +9,10 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from aiokafka.errors import KafkaError
+
 from stream_sla.config import Settings, load_settings, reference_table
+from stream_sla.kafka_security import aiokafka_options
 from stream_sla.simulation import SimRecord
 from stream_sla.sla.durations import parse_duration_ms
 from stream_sla.sla.events import EventKind
@@ -26,6 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"stream-sla: configuration error: {exc}", file=sys.stderr)
         return 2
+    except KafkaError as exc:
+        print(f"stream-sla: Kafka refused or could not be reached: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -145,9 +151,7 @@ async def _publish(
 ) -> int:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=5, acks="all"
-    )
+    producer = AIOKafkaProducer(linger_ms=5, acks="all", **aiokafka_options(settings))
     await producer.start()
     sent = 0
     try:
@@ -177,7 +181,7 @@ async def _consume(settings: Settings, topic: str, from_beginning: bool) -> int:
 
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **aiokafka_options(settings),
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
     )

@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from stream_sla import yamlfile
@@ -33,6 +33,21 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", description="Kafka brokers, comma separated host:port."
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How to reach the brokers."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism (with SASL_PLAINTEXT or SASL_SSL)."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password (never logged; shown as ********** by config show)."
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="CA bundle to verify the brokers (SSL, SASL_SSL); default: system CAs."
+    )
+    kafka_ssl_certfile: Path | None = Field(None, description="Client certificate (mutual TLS).")
+    kafka_ssl_keyfile: Path | None = Field(None, description="Client certificate's key.")
     app_id: str = Field(
         "stream-sla", description="Consumer group and prefix of the state changelog topics."
     )
@@ -99,6 +114,17 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Self:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"kafka_security_protocol {self.kafka_security_protocol} needs"
+                " kafka_sasl_username and kafka_sasl_password"
+            )
+        return self
 
     def policy(self) -> Policy:
         """The policy file if one is set, else the built-in one; then env overrides."""

@@ -3,7 +3,9 @@
 #   kafka.sh start | stop [--purge] | status | logs | purge
 # Knobs (environment): KAFKA_VERSION (4.0.2), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
 # STREAM_SLA_CACHE (~/.cache/stream-sla), KAFKA_RUN_DIR ($STREAM_SLA_CACHE/kafka-run-$KAFKA_PORT),
-# KAFKA_HEAP (-Xms256m -Xmx768m), KAFKA_START_TIMEOUT (90 s), KAFKA_JAVA_OPTS (extra JVM flags).
+# KAFKA_HEAP (-Xms256m -Xmx768m), KAFKA_START_TIMEOUT (90 s), KAFKA_JAVA_OPTS (extra JVM flags),
+# KAFKA_SASL_PORT (unset: no SASL) adds a SASL_PLAINTEXT listener with PLAIN users from
+# KAFKA_SASL_USERS (default "stream-sla:stream-sla-secret"), to try SASL settings locally.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -53,15 +55,26 @@ answers_metadata() {  # a cheap port probe first, then a real metadata request
 
 write_config() {
   mkdir -p "$KAFKA_RUN_DIR/data" "$KAFKA_RUN_DIR/logs"
+  local listeners="PLAINTEXT://127.0.0.1:$KAFKA_PORT" sasl_users="" sasl_lines=""
+  if [[ -n "${KAFKA_SASL_PORT:-}" ]]; then
+    listeners="$listeners,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT"
+    local pair
+    for pair in ${KAFKA_SASL_USERS:-stream-sla:stream-sla-secret}; do
+      sasl_users="$sasl_users user_${pair%%:*}=\"${pair#*:}\""
+    done
+    sasl_lines="sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$sasl_users;"
+  fi
   cat >"$KAFKA_RUN_DIR/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=$listeners,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+$sasl_lines
 log.dirs=$KAFKA_RUN_DIR/data
 num.partitions=1
 auto.create.topics.enable=false

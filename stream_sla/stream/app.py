@@ -25,6 +25,7 @@ from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from stream_sla.config import Settings
+from stream_sla.kafka_security import faust_credentials
 from stream_sla.metrics import Metrics
 from stream_sla.sla.effects import Severity, SlaViolation
 from stream_sla.sla.events import EventKind, EventRejected
@@ -103,6 +104,7 @@ class SlaWorker:
         self.app = faust.App(
             settings.app_id,
             broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
+            broker_credentials=faust_credentials(settings),
             store=settings.store,
             datadir=str(settings.data_dir),
             autodiscover=False,

@@ -9,12 +9,11 @@ see test_replay_matches_live): the same set, and no id twice.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
@@ -27,7 +26,8 @@ from stream_sla.sla.events import EventKind
 from stream_sla.sla.policy import Policy
 
 from ..conftest import KAFKA_SCRIPT
-from .harness import Harness, free_port, now_ms, values, wait_for
+from .conftest import OwnBroker
+from .harness import Harness, now_ms, values, wait_for
 
 TARGET_MS = 3_000
 WORKER = {"first_touch_within": f"{TARGET_MS}ms", "session_timeout_seconds": 6}
@@ -136,35 +136,15 @@ async def test_rebalance_one_two_one_workers_keeps_every_breach_once(harness: Ha
     assert_same_breaches(seen, expected)
 
 
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """A broker of this test's own, so stopping it disturbs no other test."""
-    port, controller = free_port(), free_port()
-    env = {
-        **os.environ,
-        "KAFKA_PORT": str(port),
-        "KAFKA_CONTROLLER_PORT": str(controller),
-        "KAFKA_RUN_DIR": str(tmp_path / "broker"),
-    }
-    started = subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], env=env, capture_output=True)
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
-        yield f"127.0.0.1:{port}", env
-    finally:
-        subprocess.run(["bash", str(KAFKA_SCRIPT), "stop"], env=env, capture_output=True)
-
-
 async def broker_command(action: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
     return await asyncio.to_thread(
         subprocess.run, ["bash", str(KAFKA_SCRIPT), action], env=env, capture_output=True
     )
 
 
-async def test_broker_restart_while_the_worker_runs(
-    own_broker: tuple[str, dict[str, str]], tmp_path: Path
-) -> None:
-    bootstrap, env = own_broker
-    harness = Harness(bootstrap, tmp_path)
+async def test_broker_restart_while_the_worker_runs(own_broker: OwnBroker, tmp_path: Path) -> None:
+    env = own_broker.env
+    harness = Harness(own_broker.bootstrap, tmp_path)
     await harness.create_topics()
     try:
         worker = harness.start_worker("w1", **WORKER)
