@@ -13,7 +13,7 @@ from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_v
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from stream_sla import yamlfile
-from stream_sla.sla.durations import parse_duration_ms
+from stream_sla.sla.durations import format_duration_ms, parse_duration_ms
 from stream_sla.sla.policy import Policy
 
 ENV_PREFIX = "STREAM_SLA_"
@@ -183,6 +183,8 @@ def reference_table() -> str:
     rows = ["| setting | environment variable | default | meaning |", "|---|---|---|---|"]
     for name, info in Settings.model_fields.items():
         default = "" if info.default is None else info.default
+        if any(isinstance(m, BeforeValidator) for m in info.metadata) and isinstance(default, int):
+            default = format_duration_ms(default)
         rows.append(
             f"| `{name}` | `{ENV_PREFIX}{name.upper()}` | `{default}` | {info.description} |"
         )

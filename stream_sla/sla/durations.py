@@ -30,3 +30,11 @@ def parse_duration_ms(text: str) -> int:
     if not compact or position != len(compact):
         raise ValueError(f"{text!r} is not a duration (use e.g. 90s, 45m, 1h30m, 2d)")
     return int(total)
+
+
+def format_duration_ms(value: int) -> str:
+    """The largest exact unit up to days: 604800000 -> ``7d``, 5400000 -> ``90m``, 1500 -> ``1500ms``."""
+    for unit in ("d", "h", "m", "s"):
+        if value and value % _UNITS[unit] == 0:
+            return f"{value // _UNITS[unit]}{unit}"
+    return f"{value}ms"
