@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError
 
 from stream_sla.config import Settings, load_settings, reference_table
 from stream_sla.kafka_security import aiokafka_options
+from stream_sla.metrics import reference_table as metrics_reference
 from stream_sla.simulation import SimRecord
 from stream_sla.sla.durations import parse_duration_ms
 from stream_sla.sla.events import EventKind
@@ -77,6 +78,10 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--until", help="evaluate deadlines up to this RFC 3339 time")
     replay.add_argument("--format", choices=["text", "json"], default="text")
     replay.set_defaults(run=_replay)
+
+    metrics = command("metrics", "Print the metrics catalog (markdown).")
+    metrics.add_argument("action", choices=["reference"])
+    metrics.set_defaults(run=lambda _: print(metrics_reference()))
 
     config = command("config", "Print the settings reference (markdown) or the effective values.")
     config.add_argument("action", choices=["reference", "show"])

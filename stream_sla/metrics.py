@@ -16,6 +16,7 @@ from prometheus_client import (
 )
 
 from stream_sla.stream.gauges import OpenLeads
+from stream_sla.stream.tally import MqlTally
 
 # `_created` series double the sample count and no dashboard or alert here reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -26,6 +27,13 @@ FIRST_TOUCH_BUCKETS = (
 """Seconds: 1m, 5m (the '7% of leads' line), 15m, 30m, 45m, 1h (the usual target), 2h ... 3d."""
 
 OTHER = "other"
+
+CONSUMER_LAG = (
+    "stream_sla_consumer_lag",
+    "gauge",
+    ("topic",),
+    "CRM records on the broker not yet processed by this worker, by topic.",
+)
 
 
 class LabelGuard:
@@ -140,8 +148,38 @@ class Metrics:
             "Lead states dropped after their retention (closed or idle).",
             registry=r,
         )
+        self.last_event_received = Gauge(
+            "stream_sla_last_event_received_timestamp_seconds",
+            "Wall-clock time at which the newest CRM event was processed (pipeline liveness).",
+            registry=r,
+        )
         self.last_event_time = Gauge(
             "stream_sla_last_event_timestamp_seconds",
             "occurred_at of the newest CRM event processed (event time).",
             registry=r,
         )
+
+
+def catalog(metrics: Metrics) -> list[tuple[str, str, tuple[str, ...], str]]:
+    """(name, type, labels, meaning) of every metric a worker exports, for the README table.
+
+    Read from the declared objects themselves (prometheus_client keeps name, type,
+    labels and help on each), plus what the scrape-time collectors declare.
+    """
+    rows: list[tuple[str, str, tuple[str, ...], str]] = []
+    for value in vars(metrics).values():
+        if isinstance(value, Counter | Gauge | Histogram | Summary):
+            name = value._name + ("_total" if value._type == "counter" else "")
+            rows.append((name, value._type, tuple(value._labelnames), value._documentation))
+        elif hasattr(value, "CATALOG"):
+            rows.extend(value.CATALOG)
+    rows.extend(MqlTally.CATALOG)  # registered by the worker next to these
+    rows.append(CONSUMER_LAG)
+    return rows
+
+
+def reference_table(metrics: Metrics | None = None) -> str:
+    rows = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
+    for name, kind, labels, meaning in catalog(metrics or Metrics()):
+        rows.append(f"| `{name}` | {kind} | {', '.join(labels) or '-'} | {meaning} |")
+    return "\n".join(rows)

@@ -33,7 +33,7 @@ def parse_duration_ms(text: str) -> int:
 
 
 def format_duration_ms(value: int) -> str:
-    """The largest exact unit up to days: 604800000 -> ``7d``, 5400000 -> ``90m``, 1500 -> ``1500ms``."""
+    """The largest exact unit up to days: 604800000 -> ``7d``, 5400000 -> ``90m``."""
     for unit in ("d", "h", "m", "s"):
         if value and value % _UNITS[unit] == 0:
             return f"{value // _UNITS[unit]}{unit}"

@@ -142,7 +142,8 @@ class Policy:
     segments: tuple[Segment, ...] = (DEFAULT_SEGMENT,)
     reassignment: Reassignment = Reassignment.KEEP
     lateness: Lateness = Lateness()
-    marketing: MarketingGoals = MarketingGoals()
+    marketing: MarketingGoals = MarketingGoals(monthly_mqls=3_900)
+    """3,900 MQLs a month: the worked example ($500k quota, $2k deals, 23% win rate...)."""
     calendars: Mapping[str, Calendar] = field(default_factory=dict)
 
     def segment_for(self, fields: Mapping[str, str | None]) -> Segment:

@@ -15,7 +15,7 @@ Design (see shared ENGINEERING-NOTES, "A deadline design that survives restarts"
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import faust
@@ -23,10 +23,12 @@ import orjson
 from aiokafka.partitioner import murmur2
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from stream_sla.config import Settings
 from stream_sla.kafka_security import faust_credentials
-from stream_sla.metrics import Metrics
+from stream_sla.metrics import CONSUMER_LAG, Metrics
 from stream_sla.sla.effects import Severity, SlaViolation
 from stream_sla.sla.events import EventKind, EventRejected
 from stream_sla.stream.processor import (
@@ -38,6 +40,7 @@ from stream_sla.stream.processor import (
     encode_tick,
     wall_clock_ms,
 )
+from stream_sla.stream.tally import MqlTally
 from stream_sla.topics import TopicCatalog
 
 log = logging.getLogger(__name__)
@@ -130,13 +133,26 @@ class SlaWorker:
             key_type=bytes,  # bytes types make Faust use the "raw" codec: we encode ourselves
             value_type=bytes,
         )
+        self.tally_table = self.app.Table(
+            "mql-tally",
+            default=None,
+            partitions=self.partitions,
+            help="MQLs per month, source and partition (marketing's month to date).",
+            key_type=bytes,
+            value_type=bytes,
+        )
+        policy = settings.policy()
+        self.tally = MqlTally(self.tally_table, policy.marketing, clock)
+        self.metrics.registry.register(self.tally)
+        self.metrics.registry.register(_LagCollector(self))
         self.processor = LeadProcessor(
             self.table,
-            settings.policy(),
+            policy,
             publisher or FaustPublisher(self.app, self.catalog),
             self.metrics,
             clock=clock,
             retention=Retention(settings.closed_lead_retention, settings.idle_lead_retention),
+            tally=self.tally,
         )
         self._crm_topics = {
             kind: self.catalog.name(spec.name) for kind, spec in self.catalog.crm().items()
@@ -182,20 +198,24 @@ class SlaWorker:
 
     def caught_up(self, partition: int) -> bool:
         """Has every CRM record of this partition that the broker holds been processed?"""
-        consumer = self.app.consumer
         for name in self._crm_topics.values():
-            tp = TP(name, partition)
-            try:
-                highwater = consumer.highwater(tp)
-            except Exception:  # not assigned (any more) or not fetched yet
-                return False
-            if highwater is None or highwater < 0:
-                return False
-            committed = consumer._committed_offset.get(tp) or 0  # type: ignore[attr-defined]
-            position = max(self._processed.get(tp, -1) + 1, committed)
-            if position < highwater:
+            lag = self._lag(TP(name, partition))
+            if lag is None or lag > 0:
                 return False
         return True
+
+    def _lag(self, tp: TP) -> int | None:
+        """Highwater minus our position; None while unknown (not assigned, not fetched yet)."""
+        consumer = self.app.consumer
+        try:
+            highwater = consumer.highwater(tp)
+        except Exception:
+            return None
+        if highwater is None or highwater < 0:
+            return None
+        committed = consumer._committed_offset.get(tp) or 0  # type: ignore[attr-defined]
+        position = max(self._processed.get(tp, -1) + 1, committed)
+        return max(0, highwater - position)
 
     async def _on_recovered(self) -> None:
         active = {
@@ -209,6 +229,7 @@ class SlaWorker:
             if value is not None
         ]
         self.processor.rebuild([item for item in items if item[2] in active])
+        self.tally.rebuild(self.tally_table.data.items(), active)
         self.ready = True
         log.info(
             "state recovered: %d leads, %d pending deadlines", len(items), len(self.processor.index)
@@ -220,6 +241,16 @@ class SlaWorker:
         )
 
     # -- web ---------------------------------------------------------------------
+
+    def consumer_lag(self) -> dict[str, int]:
+        """Records the broker holds that this worker has not processed, per CRM topic."""
+        lag: dict[str, int] = {}
+        for tp in self.app.assignor.assigned_actives():
+            if tp.topic in self._crm_topics.values():
+                behind = self._lag(tp)
+                if behind is not None:
+                    lag[tp.topic] = lag.get(tp.topic, 0) + behind
+        return lag
 
     def _pages(self) -> None:
         worker = self
@@ -242,3 +273,16 @@ class SlaWorker:
 def partition_of(key: bytes, partitions: int) -> int:
     """Kafka's default partitioner (murmur2), which the CRM producer must use for lead ids."""
     return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class _LagCollector(Collector):
+    def __init__(self, worker: SlaWorker) -> None:
+        self.worker = worker
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        name, _, labels, meaning = CONSUMER_LAG
+        family = GaugeMetricFamily(name, meaning, labels=list(labels))
+        if self.worker.ready:
+            for topic, lag in sorted(self.worker.consumer_lag().items()):
+                family.add_metric([topic], lag)
+        yield family

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from typing import ClassVar
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -38,7 +39,31 @@ def _contribution(summary: LeadSummary) -> tuple[int, ...]:
     )
 
 
+_HELP = {
+    "open": ("stream_sla_open_leads", "Leads in an open hand-off cycle, by team."),
+    "awaiting_first_touch": (
+        "stream_sla_leads_awaiting_first_touch",
+        "Open leads with no contact attempt yet, by team.",
+    ),
+    "unconnected": ("stream_sla_unconnected_leads", "Open leads not yet connected, by team."),
+    "unconnected_attempts": (
+        "stream_sla_unconnected_lead_attempts",
+        "Attempts made on open, unconnected leads, by team"
+        " (divide by stream_sla_unconnected_leads for the average; the ideal is 6).",
+    ),
+    "at_risk": (
+        "stream_sla_leads_at_risk",
+        "Open leads that got a pre-breach warning in this cycle, by team.",
+    ),
+    "breached": ("stream_sla_leads_breached", "Open leads with a breach in this cycle, by team."),
+}
+
+
 class OpenLeads(Collector):
+    CATALOG: ClassVar[tuple[tuple[str, str, tuple[str, ...], str], ...]] = tuple(
+        (name, "gauge", ("team",), meaning) for name, meaning in _HELP.values()
+    )
+
     def __init__(self) -> None:
         self._leads: dict[str, tuple[int, str, tuple[int, ...]]] = {}
         self._teams: dict[str, list[int]] = defaultdict(lambda: [0] * len(_FIELDS))
@@ -73,37 +98,8 @@ class OpenLeads(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         families = {
-            "open": GaugeMetricFamily(
-                "stream_sla_open_leads",
-                "Leads in an open hand-off cycle, by team.",
-                labels=["team"],
-            ),
-            "awaiting_first_touch": GaugeMetricFamily(
-                "stream_sla_leads_awaiting_first_touch",
-                "Open leads with no contact attempt yet, by team.",
-                labels=["team"],
-            ),
-            "unconnected": GaugeMetricFamily(
-                "stream_sla_unconnected_leads",
-                "Open leads not yet connected, by team.",
-                labels=["team"],
-            ),
-            "unconnected_attempts": GaugeMetricFamily(
-                "stream_sla_unconnected_lead_attempts",
-                "Attempts made on open, unconnected leads, by team"
-                " (divide by stream_sla_unconnected_leads for the average; the ideal is 6).",
-                labels=["team"],
-            ),
-            "at_risk": GaugeMetricFamily(
-                "stream_sla_leads_at_risk",
-                "Open leads that got a pre-breach warning in this cycle, by team.",
-                labels=["team"],
-            ),
-            "breached": GaugeMetricFamily(
-                "stream_sla_leads_breached",
-                "Open leads with a breach in this cycle, by team.",
-                labels=["team"],
-            ),
+            field: GaugeMetricFamily(name, meaning, labels=["team"])
+            for field, (name, meaning) in _HELP.items()
         }
         for team, values in sorted(self._teams.items()):
             for field, value in zip(_FIELDS, values, strict=True):

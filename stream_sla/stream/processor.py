@@ -22,6 +22,7 @@ from stream_sla.sla.deadlines import DeadlineIndex
 from stream_sla.sla.effects import (
     Effect,
     FirstTouchMeasured,
+    MqlDelivered,
     RuleSettled,
     Settlement,
     Severity,
@@ -37,6 +38,7 @@ from stream_sla.sla.events import (
 from stream_sla.sla.lead import LeadState
 from stream_sla.sla.policy import Policy
 from stream_sla.sla.snapshot import dump_state, load_state
+from stream_sla.stream.tally import MqlTally
 
 TICK = "tick"
 
@@ -80,6 +82,7 @@ class LeadProcessor:
         index: DeadlineIndex | None = None,
         clock: Callable[[], int] = wall_clock_ms,
         retention: Retention = Retention(),
+        tally: MqlTally | None = None,
     ) -> None:
         self.table = table
         self.policy = policy
@@ -88,6 +91,7 @@ class LeadProcessor:
         self.index = index if index is not None else DeadlineIndex()
         self.clock = clock
         self.retention = retention
+        self.tally = tally
         self.stored: Counter[int] = Counter()
         """Leads in the table per partition (a gauge; len() of a RocksDB table is a scan)."""
 
@@ -112,6 +116,7 @@ class LeadProcessor:
             self.metrics.duplicate_events.labels(record.topic).inc()
             return
         self.metrics.last_event_time.set(event.occurred_at / 1000)
+        self.metrics.last_event_received.set(time.time())
         effects, next_deadline = state.evaluate(self.policy, None)
         await self._commit(state, record.partition, effects, next_deadline, write=True)
 
@@ -149,6 +154,8 @@ class LeadProcessor:
         """
         for effect in effects:
             await self._publish(effect)
+            if self.tally is not None and isinstance(effect, MqlDelivered):
+                self.tally.add(effect.created_at, effect.source, effect.weight, partition)
         if write:
             self.table[state.lead_id.encode()] = dump_state(state)
         evict_at = self._evict_at(state)
@@ -215,6 +222,8 @@ class LeadProcessor:
     def drop_partitions(self, partitions: set[int]) -> None:
         self.index.drop_partitions(partitions)
         self.metrics.open_leads.drop_partitions(partitions)
+        if self.tally is not None:
+            self.tally.drop_partitions(partitions)
         for partition in partitions:
             self.stored.pop(partition, None)
         self._gauges()
