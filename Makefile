@@ -9,8 +9,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 install: $(STAMP)  ## create .venv and install the package with its dev tools
 
-$(STAMP): pyproject.toml
-	@command -v java >/dev/null || { echo "Java 17 is needed for the local Kafka (apt-get install openjdk-17-jre-headless)"; exit 1; }
+$(STAMP): pyproject.toml deploy/tools.sh
+	bash deploy/tools.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
