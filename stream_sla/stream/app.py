@@ -31,6 +31,7 @@ from stream_sla.kafka_security import faust_credentials
 from stream_sla.metrics import CONSUMER_LAG, Metrics
 from stream_sla.sla.effects import Severity, SlaViolation
 from stream_sla.sla.events import EventKind, EventRejected
+from stream_sla.stream import status
 from stream_sla.stream.processor import (
     TICK,
     LeadProcessor,
@@ -115,6 +116,8 @@ class SlaWorker:
             web_bind=settings.web_host,
             web_port=settings.web_port,
             web_in_thread=False,
+            web_tables_enabled=False,  # would serve lead state over HTTP
+            web_router_enabled=False,
             topic_partitions=self.partitions,
             topic_replication_factor=settings.topic_replication_factor,
             topic_disable_leader=True,
@@ -252,6 +255,17 @@ class SlaWorker:
                     lag[tp.topic] = lag.get(tp.topic, 0) + behind
         return lag
 
+    def status_html(self) -> str:
+        goals = [g for g in self.tally.collect() if g.name == "stream_sla_mql_goal_to_date"]
+        overall = [s.value for g in goals for s in g.samples if s.labels["source"] == "all"]
+        return status.render(
+            self.ready,
+            self.metrics.open_leads.team_totals(),
+            self.tally.month_to_date(),
+            overall[0] if overall else None,
+            self.processor.recent.items(),
+        )
+
     def _pages(self) -> None:
         worker = self
 
@@ -264,6 +278,10 @@ class SlaWorker:
         async def ready(web: Any, request: Any) -> Any:
             status = 200 if worker.ready else 503
             return web.json({"ready": worker.ready}, status=status)
+
+        @self.app.page("/")
+        async def status(web: Any, request: Any) -> Any:
+            return web.html(worker.status_html())
 
         @self.app.page("/live")
         async def live(web: Any, request: Any) -> Any:

@@ -38,6 +38,7 @@ from stream_sla.sla.events import (
 from stream_sla.sla.lead import LeadState
 from stream_sla.sla.policy import Policy
 from stream_sla.sla.snapshot import dump_state, load_state
+from stream_sla.stream.status import RecentViolations
 from stream_sla.stream.tally import MqlTally
 
 TICK = "tick"
@@ -92,6 +93,7 @@ class LeadProcessor:
         self.clock = clock
         self.retention = retention
         self.tally = tally
+        self.recent = RecentViolations()
         self.stored: Counter[int] = Counter()
         """Leads in the table per partition (a gauge; len() of a RocksDB table is a scan)."""
 
@@ -186,6 +188,7 @@ class LeadProcessor:
             if effect.severity is Severity.BREACH:
                 m.rule_outcomes.labels(effect.rule.value, "breached", team).inc()
             await self.publisher.violation(effect)
+            self.recent.add(effect)
         elif isinstance(effect, FirstTouchMeasured):
             team = m.team(effect.team)
             m.first_touch.labels(
