@@ -79,6 +79,18 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--format", choices=["text", "json"], default="text")
     replay.set_defaults(run=_replay)
 
+    plan = command("plan", "Work the monthly MQL goal back from the sales quota.")
+    plan.add_argument("--quota", type=float, required=True, help="monthly sales quota")
+    plan.add_argument("--marketing-share", type=float, default=1.0, help="of revenue, 0..1")
+    plan.add_argument("--deal-size", type=float, required=True, help="average deal size")
+    plan.add_argument("--win-rate", type=float, help="opportunity -> customer, 0..1")
+    plan.add_argument("--sql-to-opportunity", type=float)
+    plan.add_argument("--lead-to-sql", type=float)
+    plan.add_argument("--lead-to-customer", type=float, help="instead of the three rates")
+    plan.add_argument("--month", help="YYYY-MM, for the days in the month (default: 30 days)")
+    plan.add_argument("--format", choices=["text", "json"], default="text")
+    plan.set_defaults(run=_plan)
+
     metrics = command("metrics", "Print the metrics catalog (markdown).")
     metrics.add_argument("action", choices=["reference"])
     metrics.set_defaults(run=lambda _: print(metrics_reference()))
@@ -198,6 +210,36 @@ async def _consume(settings: Settings, topic: str, from_beginning: bool) -> int:
             print((message.value or b"").decode(errors="replace") + suffix, flush=True)
     finally:
         await consumer.stop()
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    import orjson
+
+    from stream_sla.sla import funnel
+
+    days = 30
+    if args.month:
+        year, month = (int(part) for part in args.month.split("-"))
+        days = funnel.days_in(year, month)
+    try:
+        result = funnel.plan(
+            args.quota,
+            args.deal_size,
+            args.marketing_share,
+            args.win_rate,
+            args.sql_to_opportunity,
+            args.lead_to_sql,
+            args.lead_to_customer,
+            days,
+        )
+    except funnel.FunnelError as exc:
+        print(f"stream-sla plan: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(orjson.dumps(funnel.as_dict(result)).decode())
+    else:
+        print(funnel.render(result))
     return 0
 
 

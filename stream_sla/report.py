@@ -6,6 +6,7 @@ import calendar as month_calendar
 from typing import Any
 
 from stream_sla.replay import ReplayResult, compliance_targets
+from stream_sla.sla import funnel
 from stream_sla.sla.rollups import Distribution
 from stream_sla.sla.timestamps import format_ms
 
@@ -78,7 +79,9 @@ def _pacing(result: ReplayResult) -> list[dict[str, Any]]:
         month = (day.year, day.month)
         days = month_calendar.monthrange(day.year, day.month)[1]
         cumulative[month] = cumulative.get(month, 0) + rollup.mqls_by_day[day]
-        goal_to_date = goals.monthly_mqls * day.day / days if goals.monthly_mqls else None
+        goal_to_date = (
+            funnel.goal_to_date(goals.monthly_mqls, day.day, days) if goals.monthly_mqls else None
+        )
         rows.append(
             {
                 "day": day.isoformat(),

@@ -19,6 +19,7 @@ import orjson
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from stream_sla.sla import funnel
 from stream_sla.sla.policy import MarketingGoals
 
 ALL = "all"
@@ -113,6 +114,6 @@ class MqlTally(Collector):
         days = calendar.monthrange(now.year, now.month)[1]
         for source, goal in goals:
             month_goal.add_metric([source], goal)
-            to_date.add_metric([source], goal * now.day / days)
+            to_date.add_metric([source], funnel.goal_to_date(goal, now.day, days))
         yield month_goal
         yield to_date
