@@ -63,6 +63,14 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--fast", action="store_true", help="publish at once, keep the simulated event times"
     )
+    simulate.add_argument(
+        "--history",
+        metavar="FILE",
+        help="instead of publishing: write months of business-hours history as JSON Lines"
+        " (.gz ok) for replay, starting at --start",
+    )
+    simulate.add_argument("--start", default="2026-09-01", help="first day of --history")
+    simulate.add_argument("--days", type=int, default=61, help="days of --history")
     simulate.set_defaults(run=_simulate)
 
     tail = command("tail", "Print records of a topic as they arrive (e.g. sla.breaches).")
@@ -145,6 +153,8 @@ def _topics(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from stream_sla.simulation import SimulationPlan, simulate
 
+    if args.history:
+        return _write_history(args)
     settings = _settings(args)
     catalog = TopicCatalog.load(settings.topics_dir, settings.topic_prefix)
     target = (
@@ -184,6 +194,28 @@ async def _publish(
     finally:
         await producer.stop()
     print(f"published {sent} CRM events", flush=True)
+    return 0
+
+
+def _write_history(args: argparse.Namespace) -> int:
+    import gzip
+    from datetime import date
+
+    import orjson
+
+    from stream_sla.simulation import HistoryPlan, history
+
+    plan = HistoryPlan(
+        leads=args.leads, start=date.fromisoformat(args.start), days=args.days, seed=args.seed
+    )
+    events = history(plan)
+    lines = b"".join(orjson.dumps(event) + b"\n" for event in events)
+    path = Path(args.history)
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(lines, mtime=0))
+    else:
+        path.write_bytes(lines)
+    print(f"wrote {len(events):,} events of {args.leads:,} leads to {path}")
     return 0
 
 

@@ -61,3 +61,22 @@ def test_report_counts_every_rule_and_paces_mqls_against_the_goal_line() -> None
     assert last["goal_to_date"] == round(150 * int(last["day"][-2:]) / 30, 1)
     text = report.render_text(built)
     assert "Leaderboard" in text and "Renegotiate?" in text
+
+
+def test_the_shipped_sample_is_what_the_generator_makes_and_replays_with_breaches() -> None:
+    import gzip
+    from pathlib import Path
+
+    from stream_sla.policy_file import load_policy
+
+    root = Path(__file__).resolve().parents[2]
+    shipped = gzip.decompress((root / "samples" / "crm-events-2026-09-10.jsonl.gz").read_bytes())
+    regenerated = b"".join(
+        orjson.dumps(e) + b"\n"
+        for e in history(HistoryPlan(leads=3000, start=date(2026, 9, 1), days=61, seed=2026))
+    )
+    assert shipped == regenerated
+    policy = load_policy(root / "policies" / "example.yaml")
+    built = report.build(replay(read_events(shipped.splitlines(), Counter()), policy))
+    assert built["leads"] == 3000
+    assert all(rule["breached"] > 0 and rule["met"] > 0 for rule in built["rules"].values())
