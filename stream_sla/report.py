@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import calendar as month_calendar
+from datetime import date
 from typing import Any
 
 from stream_sla.replay import ReplayResult, compliance_targets
 from stream_sla.sla import funnel
+from stream_sla.sla.policy import Policy
 from stream_sla.sla.rollups import Distribution
 from stream_sla.sla.timestamps import format_ms
 
@@ -41,6 +43,8 @@ def build(result: ReplayResult) -> dict[str, Any]:
         "first_touch_seconds": {
             "by_team": _stats(rollup.first_touch_by_team),
             "by_rep": _stats(rollup.first_touch_by_rep),
+            "by_week": _stats(_weekly(rollup.first_touch_by_day)),
+            "target": _first_touch_target(policy),
         },
         "attempts_on_unconnected_leads": {
             "by_team": _stats(rollup.attempts_unconnected_by_team),
@@ -56,6 +60,20 @@ def build(result: ReplayResult) -> dict[str, Any]:
             for rule, months in sorted(missed.items())
         },
     }
+
+
+def _weekly(days: dict[date, Distribution]) -> dict[str, Distribution]:
+    """Merge daily distributions into ISO weeks (they are counts: merging is adding)."""
+    weeks: dict[str, Distribution] = {}
+    for day, distribution in days.items():
+        year, week, _ = day.isocalendar()
+        weeks.setdefault(f"{year}-W{week:02d}", Distribution()).merge(distribution)
+    return weeks
+
+
+def _first_touch_target(policy: Policy) -> float | None:
+    default = policy.segments[-1].first_touch
+    return default.within_ms / 1000 if default else None
 
 
 def _stats(groups: dict[str, Distribution]) -> dict[str, dict[str, float | int | None]]:
@@ -121,6 +139,9 @@ def render_text(report: dict[str, Any]) -> str:
     reps = report["first_touch_seconds"]["by_rep"]
     slowest = dict(sorted(reps.items(), key=lambda kv: -(kv[1]["p90"] or 0))[:TOP])
     _table(out, slowest, _duration)
+    target = report["first_touch_seconds"]["target"]
+    add(f"First touch by week (target {_duration(target) if target else '-'})")
+    _table(out, report["first_touch_seconds"]["by_week"], _duration)
     add("Attempts on leads never connected (textbook ideal: 6), by team")
     _table(out, report["attempts_on_unconnected_leads"]["by_team"], lambda v: f"{v:.1f}")
     add("MQL pacing (cumulative this month vs goal-to-date)")
