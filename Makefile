@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml deploy/tools.sh
 	rm -f $(VENV)/.installed-* && touch $@
 
 lint: install  ## ruff (lint + format) and mypy
-	$(PY) -m ruff check stream_sla tests
-	$(PY) -m ruff format --check stream_sla tests
+	$(PY) -m ruff check stream_sla tests grafana bench
+	$(PY) -m ruff format --check stream_sla tests grafana bench
 	$(PY) -m mypy stream_sla
 
 test: install lint  ## everything: lint, unit, Faust agent and real-broker integration tests
