@@ -1,0 +1,18 @@
+# The stream-sla worker image (used by deploy/compose and deploy/k8s).
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    STREAM_SLA_WEB_HOST=0.0.0.0 STREAM_SLA_DATA_DIR=/var/lib/stream-sla
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY stream_sla ./stream_sla
+COPY topics ./topics
+COPY policies ./policies
+RUN pip install --no-cache-dir . \
+    && useradd --system --uid 10001 --home /var/lib/stream-sla stream-sla \
+    && mkdir -p /var/lib/stream-sla && chown stream-sla /var/lib/stream-sla
+USER stream-sla
+EXPOSE 6066
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
+  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:6066/live', timeout=2)"
+ENTRYPOINT ["stream-sla"]
+CMD ["worker"]

@@ -1,0 +1,95 @@
+"""deploy/: Kubernetes manifests against the official schemas, compose and Alertmanager checks."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from stream_sla.config import ENV_PREFIX, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+COMPOSE = ROOT / "deploy" / "compose" / "docker-compose.yml"
+KUBERNETES_VERSION = "1.30.0"
+SETTINGS = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+
+
+def k8s_documents() -> list[tuple[str, dict[str, Any]]]:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    found = []
+    for name in kustomization["resources"]:
+        for doc in yaml.safe_load_all((K8S / name).read_text()):
+            if doc:
+                found.append((name, doc))
+    return found
+
+
+@pytest.mark.parametrize("name_and_doc", k8s_documents(), ids=lambda nd: f"{nd[0]}:{nd[1]['kind']}")
+def test_kubernetes_manifest_is_valid(name_and_doc: tuple[str, dict[str, Any]]) -> None:
+    _, doc = name_and_doc
+    if doc["apiVersion"].startswith("monitoring.coreos.com/"):
+        endpoint = doc["spec"]["podMetricsEndpoints"][0]
+        assert (endpoint["port"], endpoint["path"]) == ("web", "/metrics")
+        assert doc["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": "stream-sla"}
+        return
+    kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_statefulset_probes_and_state_volume_per_pod() -> None:
+    [sts] = [d for _, d in k8s_documents() if d["kind"] == "StatefulSet"]
+    container = sts["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/live"
+    assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "state"
+    assert sts["spec"]["replicas"] <= 6, "more workers than partitions stay idle"
+
+
+def test_every_environment_variable_is_a_real_setting() -> None:
+    [configmap] = [d for _, d in k8s_documents() if d["kind"] == "ConfigMap"]
+    [secret] = [d for _, d in k8s_documents() if d["kind"] == "Secret"]
+    compose = yaml.safe_load(COMPOSE.read_text())
+    names = set(configmap["data"]) | set(secret["stringData"])
+    for service in compose["services"].values():
+        names |= set(service.get("environment") or {}) - {"<<"}
+    stream_sla = {n for n in names if n.startswith(ENV_PREFIX)}
+    assert stream_sla and stream_sla <= SETTINGS, stream_sla - SETTINGS
+
+
+def test_compose_stack_is_wired_and_bound_to_localhost() -> None:
+    compose = yaml.safe_load(COMPOSE.read_text())
+    services = compose["services"]
+    assert {"kafka", "topics", "worker", "prometheus", "alertmanager", "grafana"} <= set(services)
+    for name in ("kafka", "worker", "prometheus", "alertmanager", "grafana"):
+        assert "healthcheck" in services[name], name
+    assert services["topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert services["worker"]["depends_on"]["topics"]["condition"] == (
+        "service_completed_successfully"
+    )
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), (name, port)
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (COMPOSE.parent / source).exists(), (name, source)
+
+
+def test_alertmanager_config_is_valid_for_amtool() -> None:
+    amtool = shutil.which("amtool")
+    assert amtool, "amtool is missing: `make install` (deploy/tools.sh) installs it"
+    result = subprocess.run(
+        [amtool, "check-config", str(ROOT / "deploy" / "alertmanager" / "alertmanager.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = yaml.safe_load((ROOT / "deploy" / "alertmanager" / "alertmanager.yml").read_text())
+    severities = {route["matchers"][0] for route in config["route"]["routes"]}
+    assert severities == {'severity="page"', 'severity="ticket"'}
