@@ -84,6 +84,9 @@ class Settings(BaseSettings):
         description="Kafka consumer session timeout: how soon a crashed worker's partitions"
         " move to the others.",
     )
+    producer_linger_ms: int = Field(
+        5, ge=0, le=1000, description="How long the producer gathers records into a batch."
+    )
     closed_lead_retention: DurationMs = Field(
         7 * 86_400_000, description="Keep a closed lead's state this long (e.g. 7d), then evict."
     )

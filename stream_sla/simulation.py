@@ -137,6 +137,7 @@ def _lead(rng: random.Random, plan: SimulationPlan, n: int, created_at: int) -> 
                     channel=CHANNELS[(i + int(draws[11] * 5)) % len(CHANNELS)],
                     outcome="connected" if connected else NON_CONNECT[i % len(NON_CONNECT)],
                     owner=owner,
+                    subject=f"Following up on your {source.replace('_', ' ')} request",
                 ),
             )
         )
@@ -158,8 +159,19 @@ def _lead(rng: random.Random, plan: SimulationPlan, n: int, created_at: int) -> 
     return out
 
 
+_CRM_ENVELOPE = {
+    "portal_id": 20261123,
+    "object_type": "contact",
+    "change_source": "CRM_UI",
+    "source_id": "integration:stream-sla-sim",
+    "app_version": "2026.11.3",
+    "attempt_number": 0,
+}
+"""What real CRM webhooks wrap around a change; it makes payloads realistically 300-600 bytes."""
+
+
 def _json(**fields: object) -> bytes:
-    return orjson.dumps(fields)
+    return orjson.dumps({**fields, "crm": _CRM_ENVELOPE})
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,9 +150,8 @@ class LeadProcessor:
         next_deadline: int | None,
         write: bool,
     ) -> None:
-        """Publish first (each violation acknowledged by the broker), then record the state.
-
-        A crash in between re-emits on restart (same id) rather than losing a breach.
+        """Publish first, then record the state, so a crash in between re-emits on restart
+        (same id) rather than losing a breach; offsets are committed after both are flushed.
         """
         for effect in effects:
             await self._publish(effect)

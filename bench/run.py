@@ -1,0 +1,440 @@
+"""`make bench`: stream-sla's speed and memory on a real local broker, as ratios to baselines
+measured in the same run on the same topics.
+
+Figures (see README "Benchmarks"):
+- throughput of one worker end to end (decode, state, changelog, breaches) against a plain
+  aiokafka loop that only reads and orjson-decodes the same records (the Python ceiling) and
+  against Kafka's own ConsumerPerformance tool from the same jars (the JVM ceiling);
+- breach-detection delay (deadline -> breach record on the topic) with many open leads;
+- end-to-end latency, event produced -> its effect visible on /metrics;
+- worker memory (RSS) and RocksDB state per open lead; recovery after kill -9; two workers vs one.
+
+Prints one table and writes bench/results/latest.json. Not part of `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from stream_sla.simulation import SimRecord, SimulationPlan, simulate
+from stream_sla.sla.events import EventKind
+from stream_sla.sla.timestamps import MS_PER_HOUR, format_ms
+from tests.integration.harness import Harness, WorkerProcess, free_port, now_ms, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+KAFKA = ROOT / "deploy" / "local" / "kafka.sh"
+RESULTS = ROOT / "bench" / "results"
+CACHE = Path(os.environ.get("STREAM_SLA_CACHE", Path.home() / ".cache" / "stream-sla"))
+KAFKA_LIBS = CACHE / f"kafka-{os.environ.get('KAFKA_VERSION', '4.0.2')}" / "libs"
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# -- the broker ------------------------------------------------------------------------------
+
+
+class Broker:
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "KAFKA_PORT": str(self.port),
+            "KAFKA_CONTROLLER_PORT": str(free_port()),
+            "KAFKA_RUN_DIR": str(workdir / "broker"),
+            "KAFKA_HEAP": "-Xms512m -Xmx1g",
+        }
+        self.bootstrap = f"127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Broker:
+        done = subprocess.run(["bash", str(KAFKA), "start"], env=self.env, capture_output=True)
+        if done.returncode:
+            raise SystemExit(done.stdout.decode() + done.stderr.decode())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        subprocess.run(["bash", str(KAFKA), "stop", "--purge"], env=self.env, capture_output=True)
+
+
+# -- load --------------------------------------------------------------------------------------
+
+
+def backlog(leads: int, seed: int) -> list[SimRecord]:
+    """A backfill: leads of the last hours, every event already in the past (as after an outage)."""
+    span_ms = 10 * MS_PER_HOUR
+    plan = SimulationPlan(
+        leads=leads,
+        start_ms=now_ms() - span_ms,
+        leads_per_second=leads / (span_ms / 1000 / 2),
+        first_touch_target_ms=MS_PER_HOUR,
+        seed=seed,
+        prefix=f"B{seed}",
+    )
+    cutoff = now_ms()
+    return [r for r in simulate(plan) if r.at < cutoff]
+
+
+async def produce(h: Harness, records: list[tuple[EventKind, bytes, bytes]]) -> float:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=h.bootstrap, acks=1, linger_ms=20, max_batch_size=256 * 1024
+    )
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        names = {kind: h.catalog.name(spec.name) for kind, spec in h.catalog.crm().items()}
+        for kind, key, value in records:
+            await producer.send(names[kind], key=key, value=value)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+def crm_topics(h: Harness) -> list[str]:
+    return [h.catalog.name(spec.name) for spec in h.catalog.crm().values()]
+
+
+# -- baselines --------------------------------------------------------------------------------
+
+
+async def plain_aiokafka(h: Harness, total: int) -> float:
+    """Events/s of a consumer that only reads and decodes: the ceiling for Python on Kafka."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=h.bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_bytes=32 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in crm_topics(h)
+            for p in (consumer.partitions_for_topic(topic) or set())
+        ]
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = [
+                TopicPartition(t, p)
+                for t in crm_topics(h)
+                for p in consumer.partitions_for_topic(t) or set()
+            ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        seen = 0
+        started = time.perf_counter()
+        while seen < total:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for records in batch.values():
+                for record in records:
+                    orjson.loads(record.value)
+                seen += len(records)
+        return total / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def jvm_consumer(h: Harness, counts: dict[str, int]) -> float:
+    """Events/s of Kafka's ConsumerPerformance over the same topics (fetch time only)."""
+    fetched, seconds = 0, 0.0
+    for topic, count in counts.items():
+        out = subprocess.run(
+            [
+                "java", "-Xmx512m", "-cp", f"{KAFKA_LIBS}/*",
+                "org.apache.kafka.tools.ConsumerPerformance",
+                "--bootstrap-server", h.bootstrap, "--topic", topic,
+                "--messages", str(count), "--timeout", "60000",
+                "--group", f"bench-perf-{topic}", "--hide-header",
+            ],
+            capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        line = [ln for ln in out.stdout.splitlines() if ln.count(",") >= 9][-1]
+        columns = [c.strip() for c in line.split(",")]
+        fetched += int(columns[4])
+        seconds += int(columns[7]) / 1000
+    return fetched / seconds
+
+
+# -- the worker -------------------------------------------------------------------------------
+
+
+def consumed(worker: WorkerProcess, h: Harness) -> float:
+    m = worker.metrics()
+    return sum(m.get("stream_sla_events_consumed_total", topic=t) or 0 for t in crm_topics(h))
+
+
+async def until_consumed(
+    workers: list[WorkerProcess], h: Harness, total: int, timeout_s: float
+) -> tuple[float, float]:
+    """(first, last) monotonic times at which the workers together had consumed >0 and all."""
+    first = None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done = sum(consumed(w, h) for w in workers)
+        now = time.monotonic()
+        if first is None and done > 0:
+            first = now
+        if done >= total:
+            return first or now, now
+        await asyncio.sleep(0.5)  # a scrape costs the worker CPU: do not poll it hard
+    raise SystemExit(f"workers consumed {done} of {total} in {timeout_s}s")
+
+
+def rss_bytes(worker: WorkerProcess) -> int:
+    status = Path(f"/proc/{worker.process.pid}/status").read_text()
+    match = re.search(r"VmRSS:\s+(\d+) kB", status)
+    return int(match[1]) * 1024 if match else 0
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    workdir = ROOT / "var" / "bench"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    results: dict[str, Any] = {"leads": args.leads, "open_leads": args.open_leads}
+    worker_settings = {"session_timeout_seconds": 6, "closed_lead_retention": "30d"}
+    with Broker(workdir) as broker:
+        log(f"broker on {broker.bootstrap}")
+        h = Harness(broker.bootstrap, workdir)
+        await h.create_topics()
+
+        records = backlog(args.leads, seed=1)
+        total = len(records)
+        sizes = [len(r.value) for r in records]
+        results["events"] = total
+        results["mean_event_bytes"] = round(statistics.mean(sizes))
+        log(f"{total:,} events ({results['mean_event_bytes']} bytes on average)")
+
+        one = h.start_worker("w1", **worker_settings)
+        one.wait_ready()
+        produce_s = await produce(h, [(r.kind, r.key, r.value) for r in records])
+        log(f"produced in {produce_s:.1f}s")
+        first, last = await until_consumed([one], h, total, timeout_s=600)
+        worker_rate = total / (last - first)
+        log(f"one worker: {worker_rate:,.0f} events/s")
+
+        python_rate = await plain_aiokafka(h, total)
+        log(f"plain aiokafka: {python_rate:,.0f} events/s")
+        counts: dict[str, int] = {}
+        for r in records:
+            topic = h.catalog.name(h.catalog.crm()[r.kind].name)
+            counts[topic] = counts.get(topic, 0) + 1
+        jvm_rate = jvm_consumer(h, counts)
+        log(f"Kafka ConsumerPerformance: {jvm_rate:,.0f} events/s")
+        results["throughput"] = {
+            "worker_events_per_s": round(worker_rate),
+            "plain_aiokafka_events_per_s": round(python_rate),
+            "jvm_consumer_events_per_s": round(jvm_rate),
+            "worker_vs_plain_aiokafka": round(worker_rate / python_rate, 3),
+            "worker_vs_jvm": round(worker_rate / jvm_rate, 4),
+        }
+
+        # breach detection with many open leads: deadlines fall after ingestion has finished
+        lead_s = max(30.0, args.open_leads / max(worker_rate, 1) * 1.5 + 10)
+        base = now_ms() - MS_PER_HOUR + int(lead_s * 1000)
+        handoffs = []
+        for n in range(args.open_leads):
+            lead = f"O-{n:07d}"
+            at = base + (n % 20_000)  # deadlines spread over 20 s
+            body = {
+                "event_id": f"{lead}-h", "lead_id": lead, "occurred_at": format_ms(at),
+                "owner": f"rep-{n % 40}", "team": f"team-{n % 4}",
+            }  # fmt: skip
+            handoffs.append((EventKind.HANDED_TO_SALES, lead.encode(), orjson.dumps(body)))
+        await produce(h, handoffs)
+        await until_consumed([one], h, total + len(handoffs), timeout_s=600)
+        open_rss = rss_bytes(one)
+        delays = await breach_delays(h, args.open_leads, timeout_s=lead_s + 120)
+        results["breach_detection"] = {
+            "open_leads": args.open_leads,
+            "breaches": len(delays),
+            "p50_ms": round(percentile(delays, 0.5)),
+            "p99_ms": round(percentile(delays, 0.99)),
+        }
+        log(f"breach delay p50 {results['breach_detection']['p50_ms']} ms, "
+            f"p99 {results['breach_detection']['p99_ms']} ms")  # fmt: skip
+
+        latencies = await metrics_latency(h, one, samples=50)
+        results["event_to_metrics"] = {
+            "p50_ms": round(percentile(latencies, 0.5), 1),
+            "p99_ms": round(percentile(latencies, 0.99), 1),
+        }
+        log(f"event -> /metrics p50 {results['event_to_metrics']['p50_ms']} ms")
+
+        state_leads = one.metrics().get("stream_sla_state_leads") or 1
+        results["memory"] = {
+            "state_leads": int(state_leads),
+            "worker_rss_mb": round(open_rss / 2**20, 1),
+            "rss_bytes_per_lead": round(open_rss / state_leads),
+            "rocksdb_bytes_per_lead": round(dir_bytes(workdir / "state-w1") / state_leads),
+        }
+
+        one.stop(signal.SIGKILL)
+        restarted = h.start_worker("w1", **worker_settings)
+        results["recovery"] = {
+            "leads": int(state_leads),
+            "ready_after_kill_9_s": round(restarted.wait_ready(300), 1),
+        }
+        restarted.stop()
+        cold = h.start_worker("w-cold", **worker_settings)
+        results["recovery"]["ready_from_changelog_only_s"] = round(cold.wait_ready(600), 1)
+        cold.stop()
+        log(f"recovery {results['recovery']}")
+
+        # scale-out: the same backlog on fresh topics, two workers against one
+        (workdir / "scale").mkdir()
+        two_h = Harness(broker.bootstrap, workdir / "scale")
+        await two_h.create_topics()
+        pair = [
+            two_h.start_worker("a", **worker_settings),
+            two_h.start_worker("b", **worker_settings),
+        ]
+        for w in pair:
+            w.wait_ready()
+        await asyncio.sleep(3)  # let the group settle on two members
+        await produce(two_h, [(r.kind, r.key, r.value) for r in records])
+        first, last = await until_consumed(pair, two_h, total, timeout_s=600)
+        pair_rate = total / (last - first)
+        results["scale_out"] = {
+            "two_workers_events_per_s": round(pair_rate),
+            "two_vs_one": round(pair_rate / worker_rate, 2),
+        }
+        log(f"two workers: {pair_rate:,.0f} events/s")
+        two_h.stop_all()
+        h.stop_all()
+    return results
+
+
+async def breach_delays(h: Harness, expected: int, timeout_s: float) -> list[float]:
+    consumer = AIOKafkaConsumer(
+        h.catalog.breaches, bootstrap_servers=h.bootstrap, auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )  # fmt: skip
+    await consumer.start()
+    delays: list[float] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(delays) < expected and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    value = orjson.loads(record.value)
+                    if value["lead_id"].startswith("O-") and value["rule"] == "first_touch":
+                        due = _parse_ms(value["deadline_at"])
+                        delays.append(record.timestamp - due)
+    finally:
+        await consumer.stop()
+    return delays
+
+
+def _parse_ms(text: str) -> int:
+    from stream_sla.sla.events import parse_timestamp
+
+    return parse_timestamp(text)
+
+
+def mqls_seen(worker: WorkerProcess) -> float:
+    samples = worker.metrics()
+    return samples.get("stream_sla_mqls_total", source="latency", segment="unknown") or 0
+
+
+async def metrics_latency(h: Harness, worker: WorkerProcess, samples: int) -> list[float]:
+    producer = AIOKafkaProducer(bootstrap_servers=h.bootstrap, acks=1)
+    await producer.start()
+    topic = h.catalog.name("crm.lead-created")
+    latencies = []
+    try:
+        for n in range(samples):
+            before = mqls_seen(worker)
+            lead = f"LAT-{n}"
+            body = {
+                "event_id": lead,
+                "lead_id": lead,
+                "occurred_at": format_ms(now_ms()),
+                "source": "latency",
+            }
+            started = time.perf_counter()
+            await producer.send_and_wait(topic, key=lead.encode(), value=orjson.dumps(body))
+            await wait_for(lambda seen=before: mqls_seen(worker) > seen, timeout=30, interval=0.002)
+            latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        await producer.stop()
+    return latencies
+
+
+def table(results: dict[str, Any]) -> str:
+    t, b, e, m, r, s = (
+        results[k]
+        for k in (
+            "throughput",
+            "breach_detection",
+            "event_to_metrics",
+            "memory",
+            "recovery",
+            "scale_out",
+        )
+    )
+    rows = [
+        ("events in the backlog", f"{results['events']:,} ({results['mean_event_bytes']} B avg)", ""),
+        ("one worker, end to end", f"{t['worker_events_per_s']:,} ev/s", "target >= 20,000"),
+        ("plain aiokafka read+decode", f"{t['plain_aiokafka_events_per_s']:,} ev/s", "Python ceiling"),
+        ("Kafka ConsumerPerformance", f"{t['jvm_consumer_events_per_s']:,} ev/s", "JVM ceiling"),
+        ("worker / plain aiokafka", f"{t['worker_vs_plain_aiokafka']:.3f}", "target >= 0.4"),
+        ("worker / JVM consumer", f"{t['worker_vs_jvm']:.4f}", ""),
+        (f"breach delay p50 / p99 ({b['open_leads']:,} open)", f"{b['p50_ms']} / {b['p99_ms']} ms", "p99 target <= 1000 ms"),
+        ("event -> /metrics p50 / p99", f"{e['p50_ms']} / {e['p99_ms']} ms", ""),
+        (f"RSS per lead ({m['state_leads']:,} in state)", f"{m['rss_bytes_per_lead']:,} B (RSS {m['worker_rss_mb']} MB)", "target <= 1024 B"),
+        ("RocksDB per lead", f"{m['rocksdb_bytes_per_lead']:,} B", ""),
+        ("ready after kill -9 (RocksDB kept)", f"{r['ready_after_kill_9_s']} s", ""),
+        ("ready from the changelog only", f"{r['ready_from_changelog_only_s']} s", "target <= 60 s at 1M"),
+        ("two workers / one", f"{s['two_vs_one']:.2f} ({s['two_workers_events_per_s']:,} ev/s)", "target >= 1.6"),
+    ]  # fmt: skip
+    width = max(len(r[0]) for r in rows)
+    return "\n".join(f"{name:<{width}}  {value:<34} {note}" for name, value, note in rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--leads", type=int, default=8_000, help="leads in the backlog (~4.5 events each)"
+    )
+    parser.add_argument("--open-leads", type=int, default=20_000)
+    args = parser.parse_args()
+    results = asyncio.run(run(args))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    print()
+    print(table(results))
+    print(f"\nwritten to {RESULTS / 'latest.json'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
