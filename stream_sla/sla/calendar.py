@@ -52,7 +52,7 @@ class Calendar:
 
     @property
     def always_open(self) -> bool:
-        return self.hours is None and not self.pauses
+        return self.hours is None and not self.pauses and not self.holidays
 
     def deadline(self, start: int, duration: int) -> int:
         """The instant when ``duration`` ms of open time have passed since ``start``."""
@@ -102,12 +102,12 @@ class Calendar:
 @lru_cache(maxsize=4096)
 def _day_intervals(calendar: Calendar, day: date) -> tuple[tuple[int, int], ...]:
     zone = calendar.zone()
-    if calendar.hours is None:
+    if day in calendar.holidays:
+        intervals: list[tuple[int, int]] = []
+    elif calendar.hours is None:
         begin = _epoch_ms(datetime.combine(day, time(0), tzinfo=zone))
         end = _epoch_ms(datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone))
         intervals = [(begin, end)]
-    elif day in calendar.holidays:
-        intervals = []
     else:
         intervals = []
         for opens, closes in calendar.hours.get(day.weekday(), ()):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from stream_sla.sla.calendar import ALWAYS_OPEN, Calendar
 from stream_sla.sla.timestamps import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE
@@ -154,22 +154,15 @@ class Policy:
         return self.segments[-1]
 
     def with_first_touch(self, within_ms: int, warn_fraction: float) -> Policy:
-        """The same policy with every segment's first-touch target replaced (env overrides)."""
+        """The same policy with every segment's first-touch target replaced (env overrides);
+        a segment that switched first touch off keeps it off."""
         segments = tuple(
-            Segment(
-                s.name,
-                s.match,
-                FirstTouchRule(
-                    within_ms,
-                    s.first_touch.calendar if s.first_touch else ALWAYS_OPEN,
-                    WarnAt(warn_fraction),
-                    s.first_touch.compliance_target if s.first_touch else 0.9,
-                ),
-                s.attempts,
-                s.disposition,
+            replace(
+                s,
+                first_touch=replace(s.first_touch, within_ms=within_ms, warn=WarnAt(warn_fraction))
+                if s.first_touch is not None
+                else None,
             )
             for s in self.segments
         )
-        return Policy(
-            self.version, segments, self.reassignment, self.lateness, self.marketing, self.calendars
-        )
+        return replace(self, segments=segments)

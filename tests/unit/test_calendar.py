@@ -69,3 +69,8 @@ def test_always_open_is_plain_addition() -> None:
 
 def test_open_time_between_friday_evening_and_monday_morning() -> None:
     assert NEW_YORK.open_between(ny(2026, 11, 20, 17, 30), ny(2026, 11, 23, 9, 30)) == HOUR
+
+
+def test_holidays_close_a_24x7_calendar_too() -> None:
+    christmas_only = Calendar("24x7", "America/New_York", None, frozenset({date(2026, 12, 25)}))
+    assert christmas_only.deadline(ny(2026, 12, 24, 23, 30), HOUR) == ny(2026, 12, 26, 0, 30)

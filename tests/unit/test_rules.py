@@ -213,3 +213,8 @@ def test_closing_before_a_deadline_settles_as_stopped_not_met() -> None:
     state = lead([handed(T0), LeadStatusChanged("s", "L", T0 + 600_000, LeadStatus.DISQUALIFIED)])
     [settled] = [e for e in state.measures(policy) if isinstance(e, RuleSettled)]
     assert settled.outcome is Settlement.STOPPED
+
+
+def test_an_environment_override_keeps_switched_off_first_touch_rules_off() -> None:
+    policy = Policy("t", (Segment("d", first_touch=None, attempts=None, disposition=None),))
+    assert policy.with_first_touch(HOUR, 0.5).segments[0].first_touch is None
