@@ -96,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--lead-to-sql", type=float)
     plan.add_argument("--lead-to-customer", type=float, help="instead of the three rates")
     plan.add_argument("--month", help="YYYY-MM, for the days in the month (default: 30 days)")
+    plan.add_argument("--working-days", type=int, help="for a per-working-day column")
     plan.add_argument("--format", choices=["text", "json"], default="text")
     plan.set_defaults(run=_plan)
 
@@ -250,22 +251,20 @@ def _plan(args: argparse.Namespace) -> int:
 
     from stream_sla.sla import funnel
 
-    days = 30
-    if args.month:
-        year, month = (int(part) for part in args.month.split("-"))
-        days = funnel.days_in(year, month)
     try:
+        month = tuple(int(part) for part in args.month.split("-")) if args.month else None
         result = funnel.plan(
             args.quota,
-            args.deal_size,
-            args.marketing_share,
-            args.win_rate,
-            args.sql_to_opportunity,
-            args.lead_to_sql,
-            args.lead_to_customer,
-            days,
+            deal_size=args.deal_size,
+            marketing_share=args.marketing_share,
+            win_rate=args.win_rate,
+            sql_to_opportunity=args.sql_to_opportunity,
+            lead_to_sql=args.lead_to_sql,
+            lead_to_customer=args.lead_to_customer,
+            working_days=args.working_days,
+            month=month,  # type: ignore[arg-type]
         )
-    except funnel.FunnelError as exc:
+    except (funnel.FunnelError, ValueError) as exc:
         print(f"stream-sla plan: {exc}", file=sys.stderr)
         return 2
     if args.format == "json":
