@@ -43,13 +43,24 @@ class DeadlineIndex:
         if self._entries > 3 * len(self._due) + 4096:
             self._compact()
 
-    def pop_due(self, now: int, ready: Callable[[int], bool] = lambda _: True) -> list[Due]:
-        """Remove and return the deadlines at or before ``now`` of partitions that are ready."""
+    def pop_due(self, now: int, horizon: Callable[[int], int | None] | None = None) -> list[Due]:
+        """Remove and return the deadlines at or before ``now``.
+
+        ``horizon(partition)`` bounds it further: the instant up to which that partition's
+        input is known to be complete (None: not at all yet). The live worker passes the time
+        of its last fetch that found the partition fully read; a replay passes nothing.
+        """
         fired: list[Due] = []
         for partition, heap in self._heaps.items():
-            if not heap or heap[0][0] > now or not ready(partition):
+            if not heap or heap[0][0] > now:
                 continue
-            while heap and heap[0][0] <= now:
+            limit = now
+            if horizon is not None:
+                known = horizon(partition)
+                if known is None:
+                    continue
+                limit = min(now, known)
+            while heap and heap[0][0] <= limit:
                 at, lead_id = heapq.heappop(heap)
                 self._entries -= 1
                 if self._due.get(lead_id) == (at, partition):

@@ -191,23 +191,40 @@ class SlaWorker:
     # -- deadlines -------------------------------------------------------------
 
     async def fire_due(self) -> None:
-        """Send a tick for every due deadline of a caught-up partition this worker owns."""
+        """Send a tick for every due deadline of a partition whose input is complete up to it."""
         if not self.ready:
             return
-        for due in self.processor.index.pop_due(self.clock(), ready=self.caught_up):
+        for due in self.processor.index.pop_due(self.clock(), horizon=self.complete_until):
             await self.ticks.send(
                 key=due.lead_id.encode(),
                 value=encode_tick(due.lead_id, due.at),
                 partition=due.partition,
             )
 
-    def caught_up(self, partition: int) -> bool:
-        """Has every CRM record of this partition that the broker holds been processed?"""
+    def complete_until(self, partition: int) -> int | None:
+        """Until when every CRM record of this partition is known to be processed.
+
+        That is the time of the oldest last fetch among its CRM topics, provided each of them
+        is fully processed up to its high watermark. A high watermark is only as fresh as the
+        last fetch, so "no lag" alone could hide an attempt written just before a deadline.
+        """
+        complete: int | None = None
         for name in self._crm_topics.values():
-            lag = self._lag(TP(name, partition))
-            if lag is None or lag > 0:
-                return False
-        return True
+            tp = TP(name, partition)
+            lag = self._lag(tp)
+            polled = self._last_fetch_ms(tp)
+            if lag is None or lag > 0 or polled is None:
+                return None
+            complete = polled if complete is None else min(complete, polled)
+        return complete
+
+    def _last_fetch_ms(self, tp: TP) -> int | None:
+        try:
+            consumer = self.app.consumer._thread._ensure_consumer()  # type: ignore[attr-defined]
+            polled = consumer.last_poll_timestamp(tp)
+        except Exception:  # not assigned (any more), or no fetch yet
+            return None
+        return int(polled) if polled is not None else None
 
     def _lag(self, tp: TP) -> int | None:
         """Highwater minus our position; None while unknown (not assigned, not fetched yet)."""
