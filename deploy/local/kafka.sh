@@ -85,6 +85,10 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# A restarted single node waits for its previous broker session to expire before it registers
+# again (KAFKA-19130, fixed in 4.1): a short session keeps warm restarts quick.
+broker.session.timeout.ms=4000
+broker.heartbeat.interval.ms=1000
 message.max.bytes=1048588
 log.retention.check.interval.ms=60000
 EOF
@@ -94,7 +98,13 @@ format_storage() {
   [[ -f "$KAFKA_RUN_DIR/data/meta.properties" ]] && return 0
   local cluster_id
   # Kafka's cluster id is a URL-safe base64 UUID; python saves a JVM start over StorageTool random-uuid.
-  cluster_id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
+  # (An id starting with "-" would be read as an option by StorageTool: draw again.)
+  cluster_id="$(python3 -c 'import base64, uuid
+while True:
+    text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not text.startswith("-"):
+        print(text)
+        break')"
   java_tool kafka.tools.StorageTool format -t "$cluster_id" \
     -c "$KAFKA_RUN_DIR/server.properties" >/dev/null
 }
