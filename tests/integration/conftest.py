@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from ..conftest import KAFKA_SCRIPT
-from .harness import free_port
+from .harness import Harness, free_port
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,15 @@ class OwnBroker:
     bootstrap: str
     sasl_bootstrap: str
     env: dict[str, str]
+
+
+@pytest.fixture
+async def harness(kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    """An isolated tenant (topic prefix, consumer group, state dirs) on the session broker."""
+    h = Harness(kafka_bootstrap, tmp_path)
+    await h.create_topics()
+    yield h
+    h.stop_all()
 
 
 SASL_USER, SASL_PASSWORD = "stream-sla", "s3cret-for-the-test-only"

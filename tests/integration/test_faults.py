@@ -13,11 +13,9 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
-import pytest
 
 from stream_sla.replay import read_events, replay
 from stream_sla.simulation import SimRecord, SimulationPlan, simulate
@@ -31,14 +29,6 @@ from .harness import Harness, now_ms, values, wait_for
 
 TARGET_MS = 3_000
 WORKER = {"first_touch_within": f"{TARGET_MS}ms", "session_timeout_seconds": 6}
-
-
-@pytest.fixture
-async def harness(kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[Harness]:
-    h = Harness(kafka_bootstrap, tmp_path)
-    await h.create_topics()
-    yield h
-    h.stop_all()
 
 
 def stream(leads: int, rate: float, seed: int) -> list[SimRecord]:

@@ -7,11 +7,6 @@ production.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from stream_sla.sla.effects import Rule, Severity, effect_id
 from stream_sla.sla.events import EventKind
 from stream_sla.sla.timestamps import format_ms
@@ -21,14 +16,6 @@ from .harness import Harness, crm_event, now_ms, values, wait_for
 TARGET_MS = 4_000
 EAST = {"team": "smb-east", "source": "unknown", "segment": "unknown"}
 WEST = {"team": "smb-west", "source": "unknown", "segment": "unknown"}
-
-
-@pytest.fixture
-async def harness(kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[Harness]:
-    h = Harness(kafka_bootstrap, tmp_path)
-    await h.create_topics()
-    yield h
-    h.stop_all()
 
 
 async def test_first_touch_breaches_reach_the_topic_and_metrics(harness: Harness) -> None:

@@ -16,7 +16,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +55,6 @@ class Prometheus:
         answer = self.api("query", query=expr)
         assert answer["status"] == "success", answer
         return answer["data"]["result"]  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-async def harness(kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[Harness]:
-    h = Harness(kafka_bootstrap, tmp_path)
-    await h.create_topics()
-    yield h
-    h.stop_all()
 
 
 @pytest.fixture

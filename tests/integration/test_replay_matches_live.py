@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import orjson
-import pytest
 
 from stream_sla.replay import read_events, replay
 from stream_sla.simulation import SimulationPlan, simulate
@@ -18,14 +15,6 @@ from stream_sla.sla.policy import Policy
 from .harness import Harness, now_ms, values
 
 TARGET_MS = 3_000
-
-
-@pytest.fixture
-async def harness(kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[Harness]:
-    h = Harness(kafka_bootstrap, tmp_path)
-    await h.create_topics()
-    yield h
-    h.stop_all()
 
 
 async def test_replay_of_the_same_events_reproduces_the_live_breach_ids(harness: Harness) -> None:

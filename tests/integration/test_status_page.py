@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from stream_sla.sla.events import EventKind
 
@@ -23,14 +20,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-@pytest.fixture
-async def harness(kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[Harness]:
-    h = Harness(kafka_bootstrap, tmp_path)
-    await h.create_topics()
-    yield h
-    h.stop_all()
 
 
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
