@@ -47,13 +47,14 @@ async def test_status_page_shows_live_gauges_and_the_latest_breach(
             crm_event(EventKind.HANDED_TO_SALES, "L-open", "h-2", t0, owner="ben", team="smb-west"),
         ]
     )
-    assert await wait_for(lambda: "L-page" in worker.get("/")[1], timeout=20)
+    # both leads miss their 2-second first touch (warnings come first, at 1.5 s)
+    assert await wait_for(lambda: "Breached<b>2</b>" in worker.get("/")[1], timeout=20)
 
     dom = chromium(tmp_path, "--dump-dom", worker.url("/"))
     assert dom.returncode == 0, dom.stderr[-2000:]
     page = dom.stdout
     assert '<p id="state">ready</p>' in page
-    assert "Breached<b>2</b>" in page  # both leads missed their 2-second first touch
+    assert "Breached<b>2</b>" in page
     assert "MQLs this month<b>1</b>" in page
     assert "<td>breach</td><td>first_touch</td><td>L-page</td><td>ana</td>" in page
 
