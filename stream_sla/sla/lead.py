@@ -336,13 +336,6 @@ class LeadState:
             breached=any(f"{rule}/breach/{start}" in self.emitted for rule in Rule),
         )
 
-    def is_awaiting_first_touch(self) -> bool:
-        cycles = self.cycles()
-        if not cycles:
-            return False
-        last = cycles[-1]
-        return last.closed_at is None and self._first_attempt(last) is None
-
     # -- helpers -------------------------------------------------------------
 
     def _done(self, c: Checkpoint, cycle: Cycle) -> bool:

@@ -243,7 +243,3 @@ def _decode_tick(record: Record) -> str:
     if not isinstance(lead_id, str):
         raise EventRejected(RejectReason.WRONG_TYPE, "lead_id: expected a string")
     return lead_id
-
-
-def violation_topic_for(severity: Severity) -> str:
-    return "sla.breaches" if severity is Severity.BREACH else "sla.warnings"
