@@ -117,10 +117,26 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _worker(args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
+    from stream_sla.admin import create_topics
+    from stream_sla.kafka_security import aiokafka_options
     from stream_sla.stream.app import SlaWorker
 
     settings = _settings(args)
     sla = SlaWorker(settings)
+    # The state changelogs must exist before the first recovery reads them; creating what is
+    # missing is idempotent (a topics Job or `stream-sla topics create` usually did it already).
+    # A private loop: Faust's worker sets up the process's event loop after this.
+    loop = asyncio.new_event_loop()
+    try:
+        report = loop.run_until_complete(
+            create_topics(
+                aiokafka_options(settings), sla.catalog, settings.topic_replication_factor
+            )
+        )
+    finally:
+        loop.close()
+    for name in report.created:
+        print(f"created topic {name}", flush=True)
     print(
         f"stream-sla worker: brokers {settings.kafka_bootstrap_servers},"
         f" metrics http://{settings.web_host}:{settings.web_port}/metrics",

@@ -57,10 +57,10 @@ class Settings(BaseSettings):
     topic_replication_factor: int = Field(
         1, ge=1, description="Replication factor for topics created by `stream-sla topics create`."
     )
-    store: str = Field(
-        "rocksdb://", description="Faust table store: rocksdb:// (keeps offsets) or memory://."
+    data_dir: Path = Field(
+        Path("var/worker"),
+        description="Faust's working directory (lead state lives in memory and its changelog).",
     )
-    data_dir: Path = Field(Path("var/worker"), description="Where the worker keeps RocksDB state.")
     web_host: str = Field("127.0.0.1", description="Address of the /metrics and health server.")
     web_port: int = Field(6066, ge=1, le=65535, description="Port of /metrics, /ready, /live.")
     policy_file: Path | None = Field(
@@ -86,6 +86,15 @@ class Settings(BaseSettings):
     )
     producer_linger_ms: int = Field(
         5, ge=0, le=1000, description="How long the producer gathers records into a batch."
+    )
+    batch_max_events: int = Field(
+        2000, ge=1, le=100_000, description="Most CRM events the worker applies as one batch."
+    )
+    batch_within_seconds: float = Field(
+        0.01,
+        gt=0,
+        le=5,
+        description="How long a batch waits to fill; bounds the latency it adds to an event.",
     )
     closed_lead_retention: DurationMs = Field(
         7 * 86_400_000, description="Keep a closed lead's state this long (e.g. 7d), then evict."

@@ -74,8 +74,12 @@ class TopicCatalog:
         return self.name("sla.dead-letter")
 
     @property
-    def ticks(self) -> str:
-        return self.name("sla.deadline-ticks")
+    def lead_state(self) -> str:
+        return self.name("sla.lead-state")
+
+    @property
+    def mql_tally(self) -> str:
+        return self.name("sla.mql-tally")
 
     def lead_partitions(self) -> int:
         """Partitions shared by every lead-keyed topic (co-partitioning is checked here)."""

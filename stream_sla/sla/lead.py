@@ -82,6 +82,15 @@ class LeadSummary(NamedTuple):
     breached: bool
 
 
+class Assessment(NamedTuple):
+    """Everything the worker needs after a change, from one pass over the facts."""
+
+    effects: list[Effect]
+    next_deadline: int | None
+    evict_at: int
+    summary: LeadSummary | None
+
+
 class Cycle(NamedTuple):
     """From a hand-off until the lead is closed (disqualified, recycled, won or lost)."""
 
@@ -175,6 +184,23 @@ class LeadState:
         if now is not None:
             effects += self._due(policy, now, found)
         return effects, self._next_deadline(found)
+
+    def assess(
+        self, policy: Policy, now: int | None, closed_retention_ms: int, idle_retention_ms: int
+    ) -> Assessment:
+        """:meth:`evaluate`, :meth:`evict_at` and :meth:`summary` at the cost of one: the
+        worker needs all three per change, and the cycles under them are the costly part."""
+        cycles = self.cycles()
+        found = self.checkpoints(policy, cycles)
+        effects = self._measures(policy, cycles, found)
+        if now is not None:
+            effects += self._due(policy, now, found)
+        return Assessment(
+            effects,
+            self._next_deadline(found),
+            self._evict_at(cycles, closed_retention_ms, idle_retention_ms),
+            self._summary(cycles),
+        )
 
     def checkpoints(
         self, policy: Policy, cycles: list[Cycle] | None = None
@@ -314,14 +340,20 @@ class LeadState:
         Eviction keeps state from growing without bound; a lead that comes back
         after it simply starts again (its old cycles were settled long before).
         """
-        cycles = self.cycles()
+        return self._evict_at(self.cycles(), closed_retention_ms, idle_retention_ms)
+
+    def _evict_at(
+        self, cycles: list[Cycle], closed_retention_ms: int, idle_retention_ms: int
+    ) -> int:
         closed = bool(cycles) and cycles[-1].closed_at is not None
         keep = closed_retention_ms if closed else idle_retention_ms
         return self.last_activity() + keep
 
     def summary(self) -> LeadSummary | None:
         """Where the lead's current cycle stands, for live gauges (None: no open cycle)."""
-        cycles = self.cycles()
+        return self._summary(self.cycles())
+
+    def _summary(self, cycles: list[Cycle]) -> LeadSummary | None:
         if not cycles or cycles[-1].closed_at is not None:
             return None
         cycle = cycles[-1]

@@ -1,25 +1,31 @@
-"""The Faust wiring: CRM topics -> agents -> lead table -> breach topics, plus deadline timers.
+"""The Faust wiring: CRM topics -> a batching agent -> lead state -> breach topics; deadlines.
 
-Design (see shared ENGINEERING-NOTES, "A deadline design that survives restarts"):
-- One agent per CRM topic and one for deadline ticks, all co-partitioned by lead
-  id, all writing one changelogged table of lead state (``concurrency=1``: Faust
+Design (see shared ENGINEERING-NOTES, "A deadline design that survives restarts", and the
+profile in the README's Benchmarks section):
+- One agent over all four CRM topics (co-partitioned by lead id) takes events in batches
+  (``take_events``) and hands each batch to :class:`LeadProcessor` (``concurrency=1``: Faust
   #606 commits past unprocessed messages with more).
-- An in-memory :class:`DeadlineIndex` per worker, rebuilt from the table after
-  every recovery, dropped per partition on revocation.
-- A timer on every worker pops due deadlines of its own partitions, but only of
-  partitions whose CRM input is caught up (an attempt that met the deadline may
-  still be unread), and sends a tick keyed by lead id; the owning agent re-checks
-  and emits inside stream iteration, so table writes stay legal and ordered.
+- Lead state lives in memory per partition (:class:`ChangelogStore`) and in a compacted
+  changelog topic written once per batch; a partition gained in a rebalance is read from
+  its changelog before its events are processed, and dropped when revoked.
+- An in-memory :class:`DeadlineIndex`, rebuilt from the wake-up stored with each state.
+- A timer on every worker pops due deadlines of its own partitions, but only of partitions
+  whose CRM input is caught up (an attempt that met the deadline may still be unread), and
+  evaluates them in place. A lock keeps a batch and a sweep from interleaving, so state
+  changes stay ordered; a sweep's violations are acknowledged by the broker before the
+  state that records them is written.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import faust
 import orjson
+from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -27,30 +33,28 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from stream_sla.config import Settings
-from stream_sla.kafka_security import faust_credentials
+from stream_sla.kafka_security import aiokafka_options, faust_credentials
 from stream_sla.metrics import CONSUMER_LAG, Metrics
-from stream_sla.sla.effects import Severity, SlaViolation
-from stream_sla.sla.events import EventKind, EventRejected
+from stream_sla.sla.effects import Severity
 from stream_sla.stream import status
 from stream_sla.stream.processor import (
-    TICK,
     LeadProcessor,
-    Publisher,
+    Outbox,
     Record,
     Retention,
-    encode_tick,
     wall_clock_ms,
 )
+from stream_sla.stream.store import ChangelogStore, read_changelog, write_changelog
 from stream_sla.stream.tally import MqlTally
 from stream_sla.topics import TopicCatalog
 
 log = logging.getLogger(__name__)
 
 
-def raw_topic(app: faust.App, name: str, partitions: int | None = None) -> faust.TopicT:
+def raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> faust.TopicT:
     """Bytes in, bytes out: we decode once with orjson and never re-serialise what we pass on."""
     return app.topic(
-        name,
+        *names,
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
@@ -59,27 +63,14 @@ def raw_topic(app: faust.App, name: str, partitions: int | None = None) -> faust
     )
 
 
-class FaustPublisher:
-    def __init__(self, app: faust.App, catalog: TopicCatalog) -> None:
-        self._breaches = raw_topic(app, catalog.breaches)
-        self._warnings = raw_topic(app, catalog.warnings)
-        self._dead_letter = raw_topic(app, catalog.dead_letter)
-
-    async def violation(self, violation: SlaViolation) -> None:
-        topic = self._breaches if violation.severity is Severity.BREACH else self._warnings
-        # Sent before the state that records it (same producer, so the breach's batch leaves no
-        # later than the changelog's), and Faust flushes the producer before it commits offsets.
-        await topic.send(key=violation.lead_id.encode(), value=orjson.dumps(violation.to_record()))
-
-    async def dead_letter(self, record: Record, rejected: EventRejected) -> None:
-        headers = [
-            ("stream-sla.reason", rejected.reason.value.encode()),
-            ("stream-sla.detail", rejected.detail.encode()),
-            ("stream-sla.topic", record.topic.encode()),
-            ("stream-sla.partition", str(record.partition).encode()),
-            ("stream-sla.offset", str(record.offset).encode()),
-        ]
-        await self._dead_letter.send(key=record.key, value=record.value, headers=headers)
+def dead_letter_headers(record: Record, reason: str, detail: str) -> list[tuple[str, bytes]]:
+    return [
+        ("stream-sla.reason", reason.encode()),
+        ("stream-sla.detail", detail.encode()),
+        ("stream-sla.topic", record.topic.encode()),
+        ("stream-sla.partition", str(record.partition).encode()),
+        ("stream-sla.offset", str(record.offset).encode()),
+    ]
 
 
 class SlaWorker:
@@ -91,7 +82,6 @@ class SlaWorker:
         catalog: TopicCatalog | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], int] = wall_clock_ms,
-        publisher: Publisher | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog or TopicCatalog.load(settings.topics_dir, settings.topic_prefix)
@@ -102,20 +92,25 @@ class SlaWorker:
         )
         self.clock = clock
         self.partitions = self.catalog.lead_partitions()
-        self.ready = False
         self._processed: dict[TP, int] = {}
+        self._assigned: set[int] | None = None
+        """Lead partitions this worker owns; None until the first assignment."""
+        self._recovered: dict[int, asyncio.Event] = {}
+        self._recovery: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._rebalancing = False
         self.app = faust.App(
             settings.app_id,
             broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
             broker_credentials=faust_credentials(settings),
-            store=settings.store,
+            store="memory://",  # Faust keeps no tables for us: see ChangelogStore
             datadir=str(settings.data_dir),
             autodiscover=False,
             web_enabled=True,
             web_bind=settings.web_host,
             web_port=settings.web_port,
             web_in_thread=False,
-            web_tables_enabled=False,  # would serve lead state over HTTP
+            web_tables_enabled=False,
             web_router_enabled=False,
             topic_partitions=self.partitions,
             topic_replication_factor=settings.topic_replication_factor,
@@ -123,83 +118,139 @@ class SlaWorker:
             table_standby_replicas=0,
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
-            # Batch outgoing records (changelog, breaches, ticks) for a few ms: without it every
-            # record is its own produce request and socket writes dominate the profile.
+            # Changelog batches and violations leave in few produce requests, not one each.
             producer_linger_ms=settings.producer_linger_ms,
+            producer_max_batch_size=1024 * 1024,
+            producer_max_request_size=4 * 1024 * 1024,
+            stream_buffer_maxsize=4 * settings.batch_max_events,
+            broker_max_poll_records=settings.batch_max_events,
+            consumer_max_fetch_size=4 * 1024 * 1024,
             broker_commit_interval=1.0,
             broker_session_timeout=settings.session_timeout_seconds,
             broker_heartbeat_interval=max(1.0, settings.session_timeout_seconds / 10),
         )
-        self.table = self.app.Table(
-            "leads",
-            default=None,
-            partitions=self.partitions,
-            help="Per-lead SLA state (facts seen, what was emitted).",
-            key_type=bytes,  # bytes types make Faust use the "raw" codec: we encode ourselves
-            value_type=bytes,
-        )
-        self.tally_table = self.app.Table(
-            "mql-tally",
-            default=None,
-            partitions=self.partitions,
-            help="MQLs per month, source and partition (marketing's month to date).",
-            key_type=bytes,
-            value_type=bytes,
-        )
+        self.leads = ChangelogStore(self.catalog.lead_state)
+        self.tallies = ChangelogStore(self.catalog.mql_tally)
         policy = settings.policy()
-        self.tally = MqlTally(self.tally_table, policy.marketing, clock)
+        self.tally = MqlTally(self.tallies, policy.marketing, clock)
         self.metrics.registry.register(self.tally)
         self.metrics.registry.register(_LagCollector(self))
         self.processor = LeadProcessor(
-            self.table,
+            self.leads,
             policy,
-            publisher or FaustPublisher(self.app, self.catalog),
             self.metrics,
             clock=clock,
             retention=Retention(settings.closed_lead_retention, settings.idle_lead_retention),
             tally=self.tally,
         )
-        self._crm_topics = {
-            kind: self.catalog.name(spec.name) for kind, spec in self.catalog.crm().items()
+        self._kinds = {
+            self.catalog.name(spec.name): kind for kind, spec in self.catalog.crm().items()
         }
-        self.ticks = raw_topic(self.app, self.catalog.ticks, self.partitions)
-        self.agents: dict[str, Any] = {}
-        for kind, name in self._crm_topics.items():
-            topic = raw_topic(self.app, name, self.partitions)
-            self.agents[kind.value] = self._agent(kind, topic)
-        self.agents[TICK] = self._agent(TICK, self.ticks)
+        self._breaches = self.catalog.breaches
+        self._warnings = self.catalog.warnings
+        self._dead_letter = self.catalog.dead_letter
+        crm = raw_topic(self.app, *self._kinds, partitions=self.partitions)
+        self.agent = self.app.agent(crm, name="stream_sla.crm", concurrency=1)(self._process)
         self.app.timer(settings.tick_interval_seconds, name="deadline-timer")(self.fire_due)
-        self.table.on_recover(self._on_recovered)
+        self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         self._pages()
 
-    def _agent(self, kind: EventKind | str, topic: faust.TopicT) -> Any:
-        processor = self.processor
-        processed = self._processed
+    @property
+    def ready(self) -> bool:
+        """Joined the group and every owned partition's state is in memory."""
+        if self._assigned is None:
+            return False
+        return all(self._recovered[p].is_set() for p in self._assigned)
 
-        async def process(stream: faust.StreamT[bytes]) -> None:
-            async for event in stream.events():
-                message = event.message
-                record = Record(
-                    message.topic, message.partition, message.offset, message.key, message.value
+    def _producer(self) -> AIOKafkaProducer:
+        return self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+
+    # -- events ----------------------------------------------------------------
+
+    async def _process(self, stream: faust.StreamT[bytes]) -> None:
+        settings = self.settings
+        kinds = self._kinds
+        batches = stream.take_events(  # type: ignore[attr-defined]
+            settings.batch_max_events, within=settings.batch_within_seconds
+        )
+        async for events in batches:
+            records = [
+                (
+                    kinds[m.topic],
+                    Record(m.topic, m.partition, m.offset, m.key, m.value),
                 )
-                await processor.handle(kind, record)
-                processed[message.tp] = message.offset
+                for m in (event.message for event in events)
+            ]
+            owned = {
+                partition
+                for partition in {record.partition for _, record in records}
+                if await self._wait_recovered(partition)
+            }
+            # Events of a partition revoked meanwhile are left to its new owner (Faust does not
+            # commit offsets of revoked partitions, so it will read them again).
+            records = [(kind, record) for kind, record in records if record.partition in owned]
+            async with self._lock:
+                outbox = self.processor.apply(records)
+                await self._send(outbox)
+                await self._write_state()
+            for event in events:
+                self._processed[event.message.tp] = event.message.offset
 
-        return self.app.agent(topic, name=f"stream_sla.{kind}", concurrency=1)(process)
+    async def _wait_recovered(self, partition: int) -> bool:
+        """Wait until this partition's state is in memory; False if it is not ours (any more)."""
+        waited = 0.0
+        while partition not in self._recovered:  # the assignment signal has not run yet
+            if waited > self.settings.session_timeout_seconds:
+                return False
+            await asyncio.sleep(0.05)
+            waited += 0.05
+        recovered = self._recovered[partition]
+        await recovered.wait()
+        return self._recovered.get(partition) is recovered
+
+    async def _send(self, outbox: Outbox, acknowledged: bool = False) -> None:
+        """Dead letters and violations to the producer; with ``acknowledged``, wait until the
+        broker has the violations (before the state that records them may be written)."""
+        producer = self._producer()
+        pending = []
+        for violation in outbox.violations:
+            topic = self._breaches if violation.severity is Severity.BREACH else self._warnings
+            pending.append(
+                await producer.send(
+                    topic,
+                    value=orjson.dumps(violation.to_record()),
+                    key=violation.lead_id.encode(),
+                )
+            )
+        for record, rejected in outbox.dead_letters:
+            await producer.send(
+                self._dead_letter,
+                value=record.value,
+                key=record.key,
+                headers=dead_letter_headers(record, rejected.reason.value, rejected.detail),
+            )
+        if acknowledged and pending:
+            await asyncio.gather(*pending)
+
+    async def _write_state(self) -> None:
+        producer = self._producer()
+        await write_changelog(producer, self.leads.topic, self.leads.take_changes())
+        await write_changelog(producer, self.tallies.topic, self.tallies.take_changes())
 
     # -- deadlines -------------------------------------------------------------
 
     async def fire_due(self) -> None:
-        """Send a tick for every due deadline of a partition whose input is complete up to it."""
-        if not self.ready:
+        """Evaluate every due deadline of a partition whose input is complete up to it."""
+        if self._rebalancing or not self.ready:
             return
-        for due in self.processor.index.pop_due(self.clock(), horizon=self.complete_until):
-            await self.ticks.send(
-                key=due.lead_id.encode(),
-                value=encode_tick(due.lead_id, due.at),
-                partition=due.partition,
-            )
+        async with self._lock:
+            due = self.processor.index.pop_due(self.clock(), horizon=self.complete_until)
+            if not due:
+                return
+            outbox = self.processor.fire(due, self.clock())
+            await self._send(outbox, acknowledged=True)
+            await self._write_state()
 
     def complete_until(self, partition: int) -> int | None:
         """Until when every CRM record of this partition is known to be processed.
@@ -209,7 +260,7 @@ class SlaWorker:
         last fetch, so "no lag" alone could hide an attempt written just before a deadline.
         """
         complete: int | None = None
-        for name in self._crm_topics.values():
+        for name in self._kinds:
             tp = TP(name, partition)
             lag = self._lag(tp)
             polled = self._last_fetch_ms(tp)
@@ -239,36 +290,72 @@ class SlaWorker:
         position = max(self._processed.get(tp, -1) + 1, committed)
         return max(0, highwater - position)
 
-    async def _on_recovered(self) -> None:
-        active = {
-            tp.partition
-            for tp in self.app.assignor.assigned_actives()
-            if tp.topic in self._crm_topics.values()
-        }
-        items = [
-            (key, value, partition_of(key, self.partitions))
-            for key, value in self.table.data.items()
-            if value is not None
-        ]
-        self.processor.rebuild([item for item in items if item[2] in active])
-        self.tally.rebuild(self.tally_table.data.items(), active)
-        self.ready = True
+    # -- ownership -------------------------------------------------------------
+
+    async def _on_assigned(self, app: Any, assigned: set[TP], **_: Any) -> None:
+        """Read the changelog of newly owned partitions in the background; the agent waits
+        for a partition's state before it touches that partition's events."""
+        owned = {tp.partition for tp in assigned if tp.topic in self._kinds}
+        gone = set(self._recovered) - owned
+        for partition in gone:
+            self._recovered.pop(partition).set()  # a waiting agent skips what is not ours
+        if gone:
+            self.processor.drop_partitions(gone)
+        gained = owned - set(self._recovered)
+        for partition in gained:
+            self._recovered[partition] = asyncio.Event()
+        self._assigned = owned
+        self._rebalancing = False
+        if gained:
+            previous = self._recovery
+            waiting = {partition: self._recovered[partition] for partition in gained}
+            self._recovery = asyncio.ensure_future(self._recover(waiting, previous))
+
+    async def _recover(
+        self, waiting: dict[int, asyncio.Event], previous: asyncio.Task[None] | None
+    ) -> None:
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])
+        partitions = set(waiting)
+        started = asyncio.get_running_loop().time()
+        options = aiokafka_options(self.settings)
+        try:
+            leads, tallies = await asyncio.gather(
+                read_changelog(options, self.leads.topic, partitions),
+                read_changelog(options, self.tallies.topic, partitions),
+            )
+        except Exception as exc:  # no state, no processing: stop loudly rather than wait forever
+            log.exception("could not read the state changelogs %s", sorted(partitions))
+            await self.app.crash(exc)
+            return
+        for partition in sorted(partitions):
+            if self._recovered.get(partition) is not waiting[partition]:
+                continue  # revoked while we read (and perhaps gained again: a later read)
+            self.leads.restore(partition, leads[partition])
+            self.tallies.restore(partition, tallies[partition])
+            self.processor.rebuild(partition)
+            waiting[partition].set()
         log.info(
-            "state recovered: %d leads, %d pending deadlines", len(items), len(self.processor.index)
+            "recovered partitions %s: %d leads, %d pending deadlines, in %.1fs",
+            sorted(partitions),
+            sum(len(leads[p]) for p in partitions),
+            len(self.processor.index),
+            asyncio.get_running_loop().time() - started,
         )
 
     async def _on_revoked(self, app: Any, revoked: set[TP], **_: Any) -> None:
-        self.processor.drop_partitions(
-            {tp.partition for tp in revoked if tp.topic in self._crm_topics.values()}
-        )
+        """Keep the state: the eager protocol revokes everything on every rebalance, and no one
+        else can own a partition until the assignment that follows; that one drops what we lost.
+        Until then no deadline fires."""
+        self._rebalancing = True
 
     # -- web ---------------------------------------------------------------------
 
     def consumer_lag(self) -> dict[str, int]:
         """Records the broker holds that this worker has not processed, per CRM topic."""
         lag: dict[str, int] = {}
-        for tp in self.app.assignor.assigned_actives():
-            if tp.topic in self._crm_topics.values():
+        for tp in self.app.consumer.assignment():
+            if tp.topic in self._kinds:
                 behind = self._lag(tp)
                 if behind is not None:
                     lag[tp.topic] = lag.get(tp.topic, 0) + behind

@@ -1,24 +1,27 @@
-"""The per-record work of the worker: decode, update the lead, publish effects, reschedule.
+"""The worker's per-batch work: decode, update leads, collect what to publish, reschedule.
 
-Kept apart from Faust's agent plumbing so the same steps serve the CRM agents and
-the deadline-tick agent, and so tests can drive it with any table-like mapping.
-Order inside :meth:`handle` matters for restarts: the new state (with what was
-emitted) is written to the changelogged table before the effects are sent; the
-offset is committed only after both, so a crash re-emits at worst (same ids).
+Synchronous on purpose: it touches only memory (the store, the deadline index, the
+metrics) and returns an :class:`Outbox`; the Faust wiring sends it. So a batch is
+applied with no ``await`` in the middle (the deadline timer cannot interleave), and
+tests drive it without a broker.
+
+A batch is grouped by lead before anything is evaluated: a lead with five events in
+one batch is loaded, assessed, encoded and written once, not five times.
+
+Order for restarts, kept by the caller: violations are delivered (acknowledged) before
+the state that records them goes to the changelog; the input offsets are committed only
+after the producer is flushed. A crash in between re-emits at worst, with the same ids.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass
-from typing import Protocol
-
-import orjson
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from stream_sla.metrics import Metrics
-from stream_sla.sla.deadlines import DeadlineIndex
+from stream_sla.sla.deadlines import DeadlineIndex, Due
 from stream_sla.sla.effects import (
     Effect,
     FirstTouchMeasured,
@@ -29,19 +32,18 @@ from stream_sla.sla.effects import (
     SlaViolation,
 )
 from stream_sla.sla.events import (
+    Event,
     EventKind,
     EventRejected,
-    RejectReason,
     check_event_time,
     decode_event,
 )
-from stream_sla.sla.lead import LeadState
+from stream_sla.sla.lead import Assessment, LeadState
 from stream_sla.sla.policy import Policy
-from stream_sla.sla.snapshot import dump_state, load_state
+from stream_sla.sla.snapshot import dump_state, load_header, load_state
 from stream_sla.stream.status import RecentViolations
+from stream_sla.stream.store import ChangelogStore
 from stream_sla.stream.tally import MqlTally
-
-TICK = "tick"
 
 
 def wall_clock_ms() -> int:
@@ -59,10 +61,12 @@ class Record:
     value: bytes
 
 
-class Publisher(Protocol):
-    async def violation(self, violation: SlaViolation) -> None: ...
+@dataclass(slots=True)
+class Outbox:
+    """What a batch or a deadline sweep wants sent; the adapter sends it."""
 
-    async def dead_letter(self, record: Record, rejected: EventRejected) -> None: ...
+    violations: list[SlaViolation] = field(default_factory=list)
+    dead_letters: list[tuple[Record, EventRejected]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,117 +80,137 @@ class Retention:
 class LeadProcessor:
     def __init__(
         self,
-        table: MutableMapping[bytes, bytes],
+        store: ChangelogStore,
         policy: Policy,
-        publisher: Publisher,
         metrics: Metrics,
         index: DeadlineIndex | None = None,
         clock: Callable[[], int] = wall_clock_ms,
         retention: Retention = Retention(),
         tally: MqlTally | None = None,
     ) -> None:
-        self.table = table
+        self.store = store
         self.policy = policy
-        self.publisher = publisher
         self.metrics = metrics
         self.index = index if index is not None else DeadlineIndex()
         self.clock = clock
         self.retention = retention
         self.tally = tally
         self.recent = RecentViolations()
-        self.stored: Counter[int] = Counter()
-        """Leads in the table per partition (a gauge; len() of a RocksDB table is a scan)."""
 
-    async def handle(self, kind: EventKind | str, record: Record) -> None:
-        self.metrics.events_consumed.labels(record.topic).inc()
-        try:
-            if kind == TICK:
-                await self._on_tick(_decode_tick(record), record.partition)
-                return
-            event = decode_event(EventKind(kind), record.key, record.value)
-            lateness = self.policy.lateness
-            check_event_time(event, self.clock(), lateness.max_late_ms, lateness.max_future_ms)
-        except EventRejected as rejected:
-            self.metrics.dead_letters.labels(rejected.reason.value).inc()
-            await self.publisher.dead_letter(record, rejected)
-            return
-        state = self._load(event.lead_id)
-        if state is None:
-            state = LeadState(event.lead_id)
-            self.stored[record.partition] += 1
-        if not state.add(event):
-            self.metrics.duplicate_events.labels(record.topic).inc()
-            return
-        self.metrics.last_event_time.set(event.occurred_at / 1000)
-        self.metrics.last_event_received.set(time.time())
-        effects, next_deadline = state.evaluate(self.policy, None)
-        await self._commit(state, record.partition, effects, next_deadline, write=True)
-
-    async def _on_tick(self, lead_id: str, partition: int) -> None:
-        """A deadline fell due: emit what is due, or forget a lead whose retention ran out."""
-        state = self._load(lead_id)
-        if state is None:
-            return  # evicted already: nothing can be due
+    def apply(self, records: Iterable[tuple[EventKind, Record]]) -> Outbox:
+        """A batch of CRM records, in offset order per partition."""
+        outbox = Outbox()
+        m = self.metrics
+        lateness = self.policy.lateness
         now = self.clock()
-        emitted_before = len(state.emitted)
-        effects, next_deadline = state.evaluate(self.policy, now)
-        nothing_due = next_deadline is None or next_deadline > now
-        if not effects and nothing_due and now >= self._evict_at(state):
-            del self.table[lead_id.encode()]
-            self.stored[partition] -= 1
-            self.index.schedule(lead_id, partition, None)
-            self.metrics.open_leads.update(lead_id, partition, None)
-            self.metrics.evicted.inc()
-            self._gauges()
-            return
-        changed = len(state.emitted) != emitted_before
-        await self._commit(state, partition, effects, next_deadline, write=changed)
+        consumed: Counter[str] = Counter()
+        leads: dict[str, tuple[int, list[tuple[str, Event]]]] = {}
+        for kind, record in records:
+            consumed[record.topic] += 1
+            try:
+                event = decode_event(kind, record.key, record.value)
+                check_event_time(event, now, lateness.max_late_ms, lateness.max_future_ms)
+            except EventRejected as rejected:
+                m.dead_letters.labels(rejected.reason.value).inc()
+                outbox.dead_letters.append((record, rejected))
+                continue
+            entry = leads.get(event.lead_id)
+            if entry is None:
+                leads[event.lead_id] = (record.partition, [(record.topic, event)])
+            else:
+                entry[1].append((record.topic, event))
 
-    async def _commit(
+        newest = 0
+        duplicates: Counter[str] = Counter()
+        for lead_id, (partition, events) in leads.items():
+            state = self._load(partition, lead_id)
+            if state is None:
+                state = LeadState(lead_id)
+            changed = False
+            for topic, event in events:
+                if state.add(event):
+                    changed = True
+                    newest = max(newest, event.occurred_at)
+                else:
+                    duplicates[topic] += 1
+            if changed:
+                self._settle(state, partition, self._assess(state, None), outbox, write=True)
+
+        for topic, count in consumed.items():
+            m.events_consumed.labels(topic).inc(count)
+        for topic, count in duplicates.items():
+            m.duplicate_events.labels(topic).inc(count)
+        if newest:
+            m.last_event_time.set(newest / 1000)
+            m.last_event_received.set(time.time())
+        self._gauges()
+        return outbox
+
+    def fire(self, due: Iterable[Due], now: int) -> Outbox:
+        """Deadlines fell due: emit what is due, or forget leads whose retention ran out.
+
+        Only call with a ``now`` up to which the partitions' input has been applied.
+        """
+        outbox = Outbox()
+        for deadline in due:
+            state = self._load(deadline.partition, deadline.lead_id)
+            if state is None:
+                continue  # evicted already: nothing can be due
+            emitted_before = len(state.emitted)
+            assessment = self._assess(state, now)
+            nothing_due = assessment.next_deadline is None or assessment.next_deadline > now
+            if not assessment.effects and nothing_due and now >= assessment.evict_at:
+                self._evict(state.lead_id, deadline.partition)
+                continue
+            changed = len(state.emitted) != emitted_before
+            self._settle(state, deadline.partition, assessment, outbox, write=changed)
+        self._gauges()
+        return outbox
+
+    def _assess(self, state: LeadState, now: int | None) -> Assessment:
+        return state.assess(self.policy, now, self.retention.closed_ms, self.retention.idle_ms)
+
+    def _settle(
         self,
         state: LeadState,
         partition: int,
-        effects: list[Effect],
-        next_deadline: int | None,
+        assessment: Assessment,
+        outbox: Outbox,
         write: bool,
     ) -> None:
-        """Publish first, then record the state, so a crash in between re-emits on restart
-        (same id) rather than losing a breach; offsets are committed after both are flushed.
-        """
-        for effect in effects:
-            await self._publish(effect)
+        for effect in assessment.effects:
+            self._account(effect, outbox)
             if self.tally is not None and isinstance(effect, MqlDelivered):
                 self.tally.add(effect.created_at, effect.source, effect.weight, partition)
-        if write:
-            self.table[state.lead_id.encode()] = dump_state(state)
-        evict_at = self._evict_at(state)
+        next_deadline, evict_at = assessment.next_deadline, assessment.evict_at
         wake = evict_at if next_deadline is None else min(next_deadline, evict_at)
-        self._track(state, partition, wake)
+        if write:
+            self.store.put(partition, state.lead_id, dump_state(state, wake, assessment.summary))
+        self.index.schedule(state.lead_id, partition, wake)
+        self.metrics.open_leads.update(state.lead_id, partition, assessment.summary)
 
-    def _evict_at(self, state: LeadState) -> int:
-        return state.evict_at(self.retention.closed_ms, self.retention.idle_ms)
+    def _evict(self, lead_id: str, partition: int) -> None:
+        self.store.delete(partition, lead_id)
+        self.index.schedule(lead_id, partition, None)
+        self.metrics.open_leads.update(lead_id, partition, None)
+        self.metrics.evicted.inc()
 
-    def _load(self, lead_id: str) -> LeadState | None:
-        raw = self.table.get(lead_id.encode())
+    def _load(self, partition: int, lead_id: str) -> LeadState | None:
+        raw = self.store.get(partition, lead_id)
         return load_state(lead_id, raw) if raw is not None else None
-
-    def _track(self, state: LeadState, partition: int, wake_at: int | None) -> None:
-        self.index.schedule(state.lead_id, partition, wake_at)
-        self.metrics.open_leads.update(state.lead_id, partition, state.summary())
-        self._gauges()
 
     def _gauges(self) -> None:
         self.metrics.pending_deadlines.set(len(self.index))
-        self.metrics.state_leads.set(sum(self.stored.values()))
+        self.metrics.state_leads.set(len(self.store))
 
-    async def _publish(self, effect: Effect) -> None:
+    def _account(self, effect: Effect, outbox: Outbox) -> None:
         m = self.metrics
         if isinstance(effect, SlaViolation):
             team = m.team(effect.team)
             m.violations.labels(effect.severity.value, effect.rule.value, team).inc()
             if effect.severity is Severity.BREACH:
                 m.rule_outcomes.labels(effect.rule.value, "breached", team).inc()
-            await self.publisher.violation(effect)
+            outbox.violations.append(effect)
             self.recent.add(effect)
         elif isinstance(effect, FirstTouchMeasured):
             team = m.team(effect.team)
@@ -206,40 +230,30 @@ class LeadProcessor:
 
     # -- ownership -----------------------------------------------------------
 
-    def rebuild(self, items: list[tuple[bytes, bytes, int]]) -> None:
-        """Re-create the deadline index and gauges from table contents (after recovery)."""
-        for partition in {partition for _, _, partition in items}:
-            self.stored[partition] = 0
-        for key, raw, partition in items:
-            state = load_state(key.decode(), raw)
-            self.stored[partition] += 1
-            next_deadline = state.next_deadline(self.policy)
-            evict_at = self._evict_at(state)
-            self._track(
-                state,
-                partition,
-                evict_at if next_deadline is None else min(next_deadline, evict_at),
-            )
+    def rebuild(self, partition: int) -> None:
+        """Re-create the deadline index and gauges of a partition the store just recovered.
+
+        Reads the wake-up and summary written with each state; only states in the older
+        format without them are evaluated.
+        """
+        for lead_id, raw in self.store.items(partition):
+            wake, summary = load_header(raw)
+            if wake is None:
+                state = load_state(lead_id, raw)
+                assessment = self._assess(state, None)
+                next_deadline, evict_at = assessment.next_deadline, assessment.evict_at
+                wake = evict_at if next_deadline is None else min(next_deadline, evict_at)
+                summary = assessment.summary
+            self.index.schedule(lead_id, partition, wake)
+            self.metrics.open_leads.update(lead_id, partition, summary)
+        if self.tally is not None:
+            self.tally.rebuild(partition)
+        self._gauges()
 
     def drop_partitions(self, partitions: set[int]) -> None:
         self.index.drop_partitions(partitions)
         self.metrics.open_leads.drop_partitions(partitions)
         if self.tally is not None:
             self.tally.drop_partitions(partitions)
-        for partition in partitions:
-            self.stored.pop(partition, None)
+        self.store.drop(partitions)
         self._gauges()
-
-
-def encode_tick(lead_id: str, due_at: int) -> bytes:
-    return orjson.dumps({"lead_id": lead_id, "due_at": due_at})
-
-
-def _decode_tick(record: Record) -> str:
-    try:
-        lead_id = orjson.loads(record.value)["lead_id"]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        raise EventRejected(RejectReason.INVALID_VALUE, "not a deadline tick") from None
-    if not isinstance(lead_id, str):
-        raise EventRejected(RejectReason.WRONG_TYPE, "lead_id: expected a string")
-    return lead_id

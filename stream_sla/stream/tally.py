@@ -1,7 +1,7 @@
-"""Marketing's month-to-date MQL count, kept in a changelogged table so restarts keep it.
+"""Marketing's month-to-date MQL count, kept in a changelogged store so restarts keep it.
 
-Keys are ``month|source|partition``: each partition's worker owns its own rows,
-so the table stays co-partitioned with the lead topics and a rebalance moves a
+Keys are ``month|source|partition`` and each row is written to its lead partition's
+changelog partition: each partition's worker owns its own rows, so a rebalance moves a
 partition's counts with it. The gauges sum the rows this worker owns for the
 current month; Prometheus sums the workers. The goal line (goal x day / days in
 the month) is computed at scrape time from the policy and the clock.
@@ -10,7 +10,7 @@ the month) is computed at scrape time from the policy and the clock.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import ClassVar
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from stream_sla.sla import funnel
 from stream_sla.sla.policy import MarketingGoals
+from stream_sla.stream.store import ChangelogStore
 
 ALL = "all"
 
@@ -55,11 +56,11 @@ class MqlTally(Collector):
 
     def __init__(
         self,
-        table: MutableMapping[bytes, bytes],
+        store: ChangelogStore,
         goals: MarketingGoals,
         clock: Callable[[], int],
     ) -> None:
-        self.table = table
+        self.store = store
         self.goals = goals
         self.clock = clock
         self._zone = ZoneInfo(goals.timezone)
@@ -71,17 +72,19 @@ class MqlTally(Collector):
         count, value = self._rows.get((month, source, partition), (0, 0.0))
         row = (count + 1, value + weight)
         self._rows[(month, source, partition)] = row
-        self.table[key.encode()] = orjson.dumps(row)
+        self.store.put(partition, key, orjson.dumps(row))
 
-    def rebuild(self, items: Iterable[tuple[bytes, bytes]], partitions: set[int]) -> None:
-        for key, raw in items:
-            month, source, partition = key.decode().rsplit("|", 2)
-            if int(partition) in partitions:
+    def rebuild(self, partition: int) -> None:
+        """Take the rows recovery put in the store for this partition."""
+        for key, raw in self.store.items(partition):
+            month, source, owner = key.rsplit("|", 2)
+            if int(owner) == partition:
                 count, value = orjson.loads(raw)
-                self._rows[(month, source, int(partition))] = (int(count), float(value))
+                self._rows[(month, source, partition)] = (int(count), float(value))
 
     def drop_partitions(self, partitions: Iterable[int]) -> None:
         gone = set(partitions)
+        self.store.drop(gone)
         self._rows = {k: v for k, v in self._rows.items() if k[2] not in gone}
 
     def month_to_date(self) -> dict[str, tuple[int, float]]:

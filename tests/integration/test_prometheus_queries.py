@@ -140,7 +140,13 @@ async def test_every_recording_rule_and_dashboard_query_returns_data(
     await harness.produce([*crm, duplicate, malformed], batched=True)
     await asyncio.sleep(max(0.0, (max(r.at for r in records) - now_ms()) / 1000) + 8)
 
-    empty = [rule for rule in recording_rules() if not prometheus.query(rule)]
+    # increase() needs two scrapes of a counter after its first increment: allow a few more
+    deadline = time.monotonic() + 20
+    while True:
+        empty = [rule for rule in recording_rules() if not prometheus.query(rule)]
+        if not empty or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(1)
     assert not empty, f"recording rules without data: {empty}"
 
     rules = prometheus.api("rules")["data"]["groups"]

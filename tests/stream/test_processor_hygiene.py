@@ -1,40 +1,29 @@
 """The per-record work under abuse: random and mutated input, and a steady stream of leads.
 
-Drives :class:`LeadProcessor` (the agents' body) directly with a dict as the
-table and a controllable clock, as many records as a broker test could not.
+Drives :class:`LeadProcessor` (the agent's body) directly with an in-memory store
+and a controllable clock, as many records as a broker test could not.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stream_sla.metrics import Metrics
-from stream_sla.sla.effects import Severity, SlaViolation
-from stream_sla.sla.events import EventKind, EventRejected
+from stream_sla.sla.effects import Severity
+from stream_sla.sla.events import EventKind
 from stream_sla.sla.policy import Policy
 from stream_sla.sla.timestamps import format_ms
-from stream_sla.stream.processor import TICK, LeadProcessor, Record, Retention, encode_tick
+from stream_sla.stream.processor import LeadProcessor, Outbox, Record, Retention
+from stream_sla.stream.store import ChangelogStore
 
 MIN = 60_000
 T0 = 1_793_628_000_000
 POLICY = Policy().with_first_touch(60 * MIN, 0.75)
-
-
-@dataclass
-class Recorder:
-    violations: list[SlaViolation] = field(default_factory=list)
-    dead: list[tuple[Record, EventRejected]] = field(default_factory=list)
-
-    async def violation(self, violation: SlaViolation) -> None:
-        self.violations.append(violation)
-
-    async def dead_letter(self, record: Record, rejected: EventRejected) -> None:
-        self.dead.append((record, rejected))
 
 
 @dataclass
@@ -45,30 +34,29 @@ class Clock:
         return self.now
 
 
-def processor(retention: Retention | None = None) -> tuple[LeadProcessor, Recorder, Clock]:
-    recorder, clock = Recorder(), Clock()
+def processor(retention: Retention | None = None) -> tuple[LeadProcessor, Outbox, Clock]:
+    """A processor, and one outbox that collects everything it asks to send."""
+    clock = Clock()
     retention = retention or Retention()
-    table: dict[bytes, bytes] = {}
-    return (
-        LeadProcessor(table, POLICY, recorder, Metrics(), clock=clock, retention=retention),
-        recorder,
-        clock,
-    )
+    store = ChangelogStore("lead-state")
+    p = LeadProcessor(store, POLICY, Metrics(), clock=clock, retention=retention)
+    return p, Outbox(), clock
 
 
-def crm(kind: EventKind, lead: str, eid: str, at: int, **fields: object) -> tuple[str, Record]:
+def crm(
+    kind: EventKind, lead: str, eid: str, at: int, **fields: object
+) -> tuple[EventKind, Record]:
     body = orjson.dumps({"event_id": eid, "lead_id": lead, "occurred_at": format_ms(at), **fields})
-    return kind.value, Record(f"crm.{kind.value}", 0, 0, lead.encode(), body)
+    return kind, Record(f"crm.{kind.value}", 0, 0, lead.encode(), body)
 
 
-async def fire_due(p: LeadProcessor, clock: Clock) -> None:
-    for due in p.index.pop_due(clock.now):
-        await p.handle(
-            TICK,
-            Record(
-                "ticks", due.partition, 0, due.lead_id.encode(), encode_tick(due.lead_id, due.at)
-            ),
-        )
+def collect(into: Outbox, out: Outbox) -> None:
+    into.violations += out.violations
+    into.dead_letters += out.dead_letters
+
+
+def fire_due(p: LeadProcessor, clock: Clock, into: Outbox) -> None:
+    collect(into, p.fire(p.index.pop_due(clock.now), clock.now))
 
 
 VALID = [
@@ -117,35 +105,41 @@ def mutate(raw: bytes, cut: int, noise: bytes) -> bytes:
     ),
     kinds=st.lists(st.sampled_from(list(EventKind)), min_size=100, max_size=100),
 )
-async def test_every_fuzzed_record_is_processed_or_dead_lettered_and_valid_results_hold(
+def test_every_fuzzed_record_is_processed_or_dead_lettered_and_valid_results_hold(
     junk: list[bytes], kinds: list[EventKind]
 ) -> None:
-    p, recorder, clock = processor()
+    p, outbox, clock = processor()
+    batch: list[tuple[EventKind, Record]] = []
+    sent = len(junk) + len(VALID)
     for i, raw in enumerate(junk):
         kind = kinds[i]
-        await p.handle(kind.value, Record(f"crm.{kind.value}", 0, i, b"L-silent", raw))
+        batch.append((kind, Record(f"crm.{kind.value}", 0, i, b"L-silent", raw)))
         if i % 20 == 0:
-            kind_name, record = VALID[(i // 20) % len(VALID)]
-            await p.handle(kind_name, record)
-    for kind_name, record in VALID:
-        await p.handle(kind_name, record)
+            batch.append(VALID[(i // 20) % len(VALID)])
+            sent += 1
+        if i % 7 == 0:  # batches of varying size, as take() hands them over
+            collect(outbox, p.apply(batch))
+            batch = []
+    collect(outbox, p.apply([*batch, *VALID]))
     clock.now = T0 + 2 * 60 * MIN
-    await fire_due(p, clock)
+    fire_due(p, clock, outbox)
 
-    # handle() never raised: each record was applied, ignored as a duplicate or dead-lettered
-    breaches = {v.lead_id for v in recorder.violations if v.severity is Severity.BREACH}
+    # apply() never raised: each record was applied, ignored as a duplicate or dead-lettered
+    breaches = {v.lead_id for v in outbox.violations if v.severity is Severity.BREACH}
     assert "L-silent" in breaches
     assert "L-quick" not in breaches
-    assert Counter(v.id for v in recorder.violations).most_common(1)[0][1] == 1
+    assert Counter(v.id for v in outbox.violations).most_common(1)[0][1] == 1
+    consumed = p.metrics.events_consumed.collect()[0].samples
+    assert sum(s.value for s in consumed if s.name.endswith("_total")) == sent
 
 
-async def test_state_stays_flat_under_a_steady_stream_of_leads_that_open_and_close() -> None:
-    p, _, clock = processor(Retention(closed_ms=30 * MIN, idle_ms=24 * 60 * MIN))
+def test_state_stays_flat_under_a_steady_stream_of_leads_that_open_and_close() -> None:
+    p, outbox, clock = processor(Retention(closed_ms=30 * MIN, idle_ms=24 * 60 * MIN))
     sizes = []
     for n in range(2_000):
         clock.now = T0 + n * MIN
         lead = f"L-{n}"
-        for kind_name, record in (
+        batch = [
             crm(EventKind.HANDED_TO_SALES, lead, f"h{n}", clock.now, owner="ana", team="east"),
             crm(
                 EventKind.CONTACT_ATTEMPT,
@@ -156,10 +150,11 @@ async def test_state_stays_flat_under_a_steady_stream_of_leads_that_open_and_clo
                 outcome="connected",
             ),
             crm(EventKind.LEAD_STATUS_CHANGED, lead, f"s{n}", clock.now, status="disqualified"),
-        ):
-            await p.handle(kind_name, record)
-        await fire_due(p, clock)
-        sizes.append(len(p.table))
+        ]
+        collect(outbox, p.apply(batch))
+        fire_due(p, clock, outbox)
+        sizes.append(len(p.store))
+        p.store.take_changes()
     assert max(sizes[500:]) <= 32  # about 30 minutes' worth of closed leads, not 2,000
     assert max(sizes[500:]) - min(sizes[500:]) <= 2
     assert p.metrics.evicted.collect()[0].samples[0].value >= 1_900
