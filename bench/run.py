@@ -177,7 +177,10 @@ def jvm_consumer(h: Harness, counts: dict[str, int]) -> float:
 
 
 def consumed(worker: WorkerProcess, h: Harness) -> float:
-    m = worker.metrics()
+    try:
+        m = worker.metrics()
+    except OSError:  # not listening yet
+        return 0
     return sum(m.get("stream_sla_events_consumed_total", topic=t) or 0 for t in crm_topics(h))
 
 
@@ -366,7 +369,7 @@ def faust_null(h: Harness, total: int) -> float:
         [sys.executable, "-m", "bench.faust_null", h.bootstrap, str(total), *crm_topics(h)],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )  # fmt: skip
-    match = re.search(r"RATE (\d+)", out.stdout)
+    match = re.search(r"RATE (\d+)", out.stdout + out.stderr)
     if not match:
         raise SystemExit(f"faust_null failed: {out.stdout[-2000:]}{out.stderr[-2000:]}")
     return float(match[1])
