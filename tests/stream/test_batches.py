@@ -117,9 +117,7 @@ def test_a_deadline_sweep_breaches_once_and_a_rebuild_restores_the_schedule() ->
     clock.now = T0 + HOUR + 100
     first = p.fire(p.index.pop_due(clock.now), clock.now)
     again = p.fire(p.index.pop_due(clock.now), clock.now)
-    assert [(v.severity, v.deadline_at) for v in first.violations] == [
-        (Severity.BREACH, T0 + HOUR)
-    ]
+    assert [(v.severity, v.deadline_at) for v in first.violations] == [(Severity.BREACH, T0 + HOUR)]
     assert again.violations == []
     next_at = p.index.next_at()
     assert next_at == T0 + 36 * HOUR  # next: the disposition warning
