@@ -90,6 +90,13 @@ class Assessment(NamedTuple):
     evict_at: int
     summary: LeadSummary | None
 
+    @property
+    def wake_at(self) -> int:
+        """When the worker must look at the lead again: its next deadline, or its eviction."""
+        if self.next_deadline is None:
+            return self.evict_at
+        return min(self.next_deadline, self.evict_at)
+
 
 class Cycle(NamedTuple):
     """From a hand-off until the lead is closed (disqualified, recycled, won or lost)."""
@@ -178,12 +185,7 @@ class LeadState:
         """The hot path: measures, what is due by ``now`` (if given) and the next deadline,
         from one pass over the facts. ``now=None`` when the clock may not be trusted yet
         (live, outside a deadline tick)."""
-        cycles = self.cycles()
-        found = self.checkpoints(policy, cycles)
-        effects = self._measures(policy, cycles, found)
-        if now is not None:
-            effects += self._due(policy, now, found)
-        return effects, self._next_deadline(found)
+        return self._verdicts(policy, now, self.cycles())
 
     def assess(
         self, policy: Policy, now: int | None, closed_retention_ms: int, idle_retention_ms: int
@@ -191,16 +193,22 @@ class LeadState:
         """:meth:`evaluate`, :meth:`evict_at` and :meth:`summary` at the cost of one: the
         worker needs all three per change, and the cycles under them are the costly part."""
         cycles = self.cycles()
+        effects, next_deadline = self._verdicts(policy, now, cycles)
+        return Assessment(
+            effects,
+            next_deadline,
+            self._evict_at(cycles, closed_retention_ms, idle_retention_ms),
+            self._summary(cycles),
+        )
+
+    def _verdicts(
+        self, policy: Policy, now: int | None, cycles: list[Cycle]
+    ) -> tuple[list[Effect], int | None]:
         found = self.checkpoints(policy, cycles)
         effects = self._measures(policy, cycles, found)
         if now is not None:
             effects += self._due(policy, now, found)
-        return Assessment(
-            effects,
-            self._next_deadline(found),
-            self._evict_at(cycles, closed_retention_ms, idle_retention_ms),
-            self._summary(cycles),
-        )
+        return effects, self._next_deadline(found)
 
     def checkpoints(
         self, policy: Policy, cycles: list[Cycle] | None = None

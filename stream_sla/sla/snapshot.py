@@ -1,9 +1,9 @@
 """A lead's state as compact bytes for the changelog (and back).
 
 Positional JSON arrays keep a typical lead to a few hundred bytes; the leading
-format number lets a later release read what an older one wrote. Format 2 puts
-the lead's next wake-up and its gauge summary up front, so recovering a million
-leads reads two fields per lead instead of re-evaluating every one of them.
+format number lets a later release read what an older one wrote. The lead's next
+wake-up and its gauge summary come first, so recovering a million leads reads two
+fields per lead instead of re-evaluating every one of them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import orjson
 from stream_sla.sla.lead import Attempt, Handoff, LeadState, LeadSummary, Profile, StatusChange
 
 FORMAT = 2
-_READABLE = (1, 2)
+"""Format 1 (facts only) lived in the Faust table's changelog, which nothing reads any more."""
 
 
 def dump_state(
@@ -36,7 +36,7 @@ def dump_state(
 
 
 def load_state(lead_id: str, data: bytes) -> LeadState:
-    profile, handoffs, attempts, statuses, emitted = _facts(_expect_format(orjson.loads(data)))
+    profile, handoffs, attempts, statuses, emitted = _expect_format(orjson.loads(data))[3:]
     return LeadState(
         lead_id,
         profile=Profile(*profile) if profile else None,
@@ -48,19 +48,12 @@ def load_state(lead_id: str, data: bytes) -> LeadState:
 
 
 def load_header(data: bytes) -> tuple[int | None, LeadSummary | None]:
-    """(next wake-up, gauge summary) as written with the state; format 1 knows neither."""
-    value = _expect_format(orjson.loads(data))
-    if value[0] == 1:
-        return None, None
-    wake_at, summary = value[1], value[2]
+    """(next wake-up, gauge summary) as written with the state."""
+    _, wake_at, summary = _expect_format(orjson.loads(data))[:3]
     return wake_at, LeadSummary(*summary) if summary is not None else None
 
 
-def _facts(value: list[Any]) -> list[Any]:
-    return value[1:6] if value[0] == 1 else value[3:8]
-
-
 def _expect_format(value: Any) -> list[Any]:
-    if not isinstance(value, list) or not value or value[0] not in _READABLE:
+    if not isinstance(value, list) or not value or value[0] != FORMAT:
         raise ValueError(f"lead state in an unknown format: {str(value)[:80]}")
     return value

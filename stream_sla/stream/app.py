@@ -26,7 +26,6 @@ from typing import Any
 import faust
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -93,9 +92,9 @@ class SlaWorker:
         self.clock = clock
         self.partitions = self.catalog.lead_partitions()
         self._processed: dict[TP, int] = {}
-        self._assigned: set[int] | None = None
-        """Lead partitions this worker owns; None until the first assignment."""
+        self._joined = False
         self._recovered: dict[int, asyncio.Event] = {}
+        """The lead partitions this worker owns, each set once its state is in memory."""
         self._recovery: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._rebalancing = False
@@ -159,9 +158,7 @@ class SlaWorker:
     @property
     def ready(self) -> bool:
         """Joined the group and every owned partition's state is in memory."""
-        if self._assigned is None:
-            return False
-        return all(self._recovered[p].is_set() for p in self._assigned)
+        return self._joined and all(e.is_set() for e in self._recovered.values())
 
     def _producer(self) -> AIOKafkaProducer:
         return self.app.producer._ensure_producer()  # type: ignore[attr-defined]
@@ -245,10 +242,11 @@ class SlaWorker:
         if self._rebalancing or not self.ready:
             return
         async with self._lock:
-            due = self.processor.index.pop_due(self.clock(), horizon=self.complete_until)
+            now = self.clock()
+            due = self.processor.index.pop_due(now, horizon=self.complete_until)
             if not due:
                 return
-            outbox = self.processor.fire(due, self.clock())
+            outbox = self.processor.fire(due, now)
             await self._send(outbox, acknowledged=True)
             await self._write_state()
 
@@ -304,7 +302,7 @@ class SlaWorker:
         gained = owned - set(self._recovered)
         for partition in gained:
             self._recovered[partition] = asyncio.Event()
-        self._assigned = owned
+        self._joined = True
         self._rebalancing = False
         if gained:
             previous = self._recovery
@@ -392,11 +390,6 @@ class SlaWorker:
         @self.app.page("/live")
         async def live(web: Any, request: Any) -> Any:
             return web.json({"live": True})
-
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2), which the CRM producer must use for lead ids."""
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 class _LagCollector(Collector):

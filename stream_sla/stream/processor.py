@@ -182,8 +182,7 @@ class LeadProcessor:
             self._account(effect, outbox)
             if self.tally is not None and isinstance(effect, MqlDelivered):
                 self.tally.add(effect.created_at, effect.source, effect.weight, partition)
-        next_deadline, evict_at = assessment.next_deadline, assessment.evict_at
-        wake = evict_at if next_deadline is None else min(next_deadline, evict_at)
+        wake = assessment.wake_at
         if write:
             self.store.put(partition, state.lead_id, dump_state(state, wake, assessment.summary))
         self.index.schedule(state.lead_id, partition, wake)
@@ -233,17 +232,10 @@ class LeadProcessor:
     def rebuild(self, partition: int) -> None:
         """Re-create the deadline index and gauges of a partition the store just recovered.
 
-        Reads the wake-up and summary written with each state; only states in the older
-        format without them are evaluated.
+        Reads the wake-up and summary written with each state: no lead is evaluated.
         """
         for lead_id, raw in self.store.items(partition):
             wake, summary = load_header(raw)
-            if wake is None:
-                state = load_state(lead_id, raw)
-                assessment = self._assess(state, None)
-                next_deadline, evict_at = assessment.next_deadline, assessment.evict_at
-                wake = evict_at if next_deadline is None else min(next_deadline, evict_at)
-                summary = assessment.summary
             self.index.schedule(lead_id, partition, wake)
             self.metrics.open_leads.update(lead_id, partition, summary)
         if self.tally is not None:

@@ -31,12 +31,6 @@ class ChangelogStore:
     def __len__(self) -> int:
         return sum(len(part) for part in self._parts.values())
 
-    def count(self, partition: int) -> int:
-        return len(self._parts.get(partition, ()))
-
-    def partitions(self) -> set[int]:
-        return set(self._parts)
-
     def get(self, partition: int, key: str) -> bytes | None:
         part = self._parts.get(partition)
         return part.get(key) if part is not None else None
@@ -59,7 +53,7 @@ class ChangelogStore:
         return changes
 
     def restore(self, partition: int, data: dict[str, bytes]) -> None:
-        """Install what recovery read; changes made meanwhile (none should be) win."""
+        """Install what recovery read (the partition's events wait for it, so nothing is lost)."""
         self._parts[partition] = data
 
     def drop(self, partitions: Iterable[int]) -> None:
