@@ -96,6 +96,13 @@ class Settings(BaseSettings):
         le=5,
         description="How long a batch waits to fill; bounds the latency it adds to an event.",
     )
+    produce_retry_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="How long the worker retries a record Kafka refuses (with backoff, progress"
+        " stopped) before it exits 75 with nothing of the batch committed.",
+    )
     closed_lead_retention: DurationMs = Field(
         7 * 86_400_000, description="Keep a closed lead's state this long (e.g. 7d), then evict."
     )

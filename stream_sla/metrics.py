@@ -87,6 +87,13 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.produce_failures = Counter(
+            "stream_sla_produce_failures_total",
+            "Records Kafka refused (each try counts), by topic and error; the worker retries,"
+            " then exits without committing the input that produced them.",
+            ["topic", "error"],
+            registry=r,
+        )
         self.violations = Counter(
             "stream_sla_violations_total",
             "Warnings and breaches published, by severity, rule and team.",

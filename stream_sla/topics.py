@@ -81,6 +81,10 @@ class TopicCatalog:
     def mql_tally(self) -> str:
         return self.name("sla.mql-tally")
 
+    def max_message_bytes(self, base_name: str, default: int = 1_048_588) -> int:
+        """The topic's ``max.message.bytes`` from topics/ (the broker's default if unset)."""
+        return int(self._by_base[base_name].config.get("max.message.bytes", default))
+
     def lead_partitions(self) -> int:
         """Partitions shared by every lead-keyed topic (co-partitioning is checked here)."""
         keyed = [s for s in self._by_base.values() if s.event is not None or s.internal]

@@ -4,6 +4,8 @@ One min-heap per partition with lazy deletion: re-scheduling a lead pushes a new
 entry and leaves the old one to be skipped when popped (``_due`` holds the truth).
 Partitions are the unit of ownership in Kafka, so they are the unit here too:
 a revoked partition's deadlines are dropped whole, a lagging one is left alone.
+A lead is known by (partition, lead id): a record of the lead found on another partition
+(a wrong key) must never replace, or be replaced by, the deadline of its own partition.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ class Due(NamedTuple):
 class DeadlineIndex:
     def __init__(self) -> None:
         self._heaps: dict[int, list[tuple[int, str]]] = {}
-        self._due: dict[str, tuple[int, int]] = {}
+        self._due: dict[tuple[int, str], int] = {}
         self._entries = 0
 
     def __len__(self) -> int:
@@ -30,14 +32,15 @@ class DeadlineIndex:
 
     def schedule(self, lead_id: str, partition: int, at: int | None) -> None:
         """Set (or clear, with ``None``) the one pending deadline of a lead."""
-        current = self._due.get(lead_id)
+        key = (partition, lead_id)
+        current = self._due.get(key)
         if at is None:
             if current is not None:
-                del self._due[lead_id]
+                del self._due[key]
             return
-        if current == (at, partition):
+        if current == at:
             return
-        self._due[lead_id] = (at, partition)
+        self._due[key] = at
         heapq.heappush(self._heaps.setdefault(partition, []), (at, lead_id))
         self._entries += 1
         if self._entries > 3 * len(self._due) + 4096:
@@ -63,8 +66,8 @@ class DeadlineIndex:
             while heap and heap[0][0] <= limit:
                 at, lead_id = heapq.heappop(heap)
                 self._entries -= 1
-                if self._due.get(lead_id) == (at, partition):
-                    del self._due[lead_id]
+                if self._due.get((partition, lead_id)) == at:
+                    del self._due[(partition, lead_id)]
                     fired.append(Due(at, lead_id, partition))
         return fired
 
@@ -73,17 +76,15 @@ class DeadlineIndex:
             heap = self._heaps.pop(partition, [])
             self._entries -= len(heap)
             for _, lead_id in heap:
-                entry = self._due.get(lead_id)
-                if entry is not None and entry[1] == partition:
-                    del self._due[lead_id]
+                self._due.pop((partition, lead_id), None)
 
     def next_at(self) -> int | None:
-        return min((at for at, _ in self._due.values()), default=None)
+        return min(self._due.values(), default=None)
 
     def _compact(self) -> None:
         """Drop superseded entries so re-scheduled leads cannot grow the heaps without bound."""
         heaps: dict[int, list[tuple[int, str]]] = {}
-        for lead_id, (at, partition) in self._due.items():
+        for (partition, lead_id), at in self._due.items():
             heaps.setdefault(partition, []).append((at, lead_id))
         for heap in heaps.values():
             heapq.heapify(heap)

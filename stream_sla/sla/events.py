@@ -35,6 +35,7 @@ class RejectReason(enum.StrEnum):
     WRONG_TYPE = "wrong_type"
     INVALID_VALUE = "invalid_value"
     BAD_TIMESTAMP = "bad_timestamp"
+    KEY_MISSING = "key_missing"
     KEY_MISMATCH = "key_mismatch"
     OVERSIZED = "oversized"
     TOO_LATE = "too_late"
@@ -187,7 +188,9 @@ def _choice(obj: dict[str, Any], field: str, kind: type[E]) -> E:
 
 
 def decode_event(kind: EventKind, key: bytes | None, value: bytes) -> Event:
-    """Decode one CRM record; the Kafka key must be the lead id (co-partitioning relies on it)."""
+    """Decode one CRM record; the Kafka key must be the lead id (co-partitioning relies on it:
+    a keyless record lands on another partition than the lead's other events, where its
+    state and deadlines are not)."""
     if len(value) > MAX_EVENT_BYTES:
         raise EventRejected(
             RejectReason.OVERSIZED, f"{len(value)} bytes, the limit is {MAX_EVENT_BYTES}"
@@ -196,6 +199,10 @@ def decode_event(kind: EventKind, key: bytes | None, value: bytes) -> Event:
         obj = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         raise EventRejected(RejectReason.INVALID_JSON, str(exc)) from None
+    if key is None:
+        raise EventRejected(
+            RejectReason.KEY_MISSING, "the record has no key (it must be the lead_id)"
+        )
     return event_from_object(kind, key, obj)
 
 

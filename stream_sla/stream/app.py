@@ -12,16 +12,20 @@ profile in the README's Benchmarks section):
 - A timer on every worker pops due deadlines of its own partitions, but only of partitions
   whose CRM input is caught up (an attempt that met the deadline may still be unread), and
   evaluates them in place. A lock keeps a batch and a sweep from interleaving, so state
-  changes stay ordered; a sweep's violations are acknowledged by the broker before the
-  state that records them is written.
+  changes stay ordered.
+- Every record produced is acknowledged by the broker before the batch's events are
+  acknowledged to Faust (so before their offsets can be committed), violations and dead
+  letters before the state that records them; a refusal stops progress, and past the retry
+  budget ends the process with nothing of the batch committed (:mod:`delivery`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 import orjson
@@ -36,6 +40,8 @@ from stream_sla.kafka_security import aiokafka_options, faust_credentials
 from stream_sla.metrics import CONSUMER_LAG, Metrics
 from stream_sla.sla.effects import Severity
 from stream_sla.stream import status
+from stream_sla.stream.dead_letters import BROKER_DEFAULT_MAX_MESSAGE_BYTES, dead_letter_parcel
+from stream_sla.stream.delivery import EXIT_PRODUCE_REFUSED, Delivery, Parcel
 from stream_sla.stream.processor import (
     LeadProcessor,
     Outbox,
@@ -43,7 +49,7 @@ from stream_sla.stream.processor import (
     Retention,
     wall_clock_ms,
 )
-from stream_sla.stream.store import ChangelogStore, read_changelog, write_changelog
+from stream_sla.stream.store import ChangelogStore, changelog_parcels, read_changelog
 from stream_sla.stream.tally import MqlTally
 from stream_sla.topics import TopicCatalog
 
@@ -62,14 +68,11 @@ def raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> fau
     )
 
 
-def dead_letter_headers(record: Record, reason: str, detail: str) -> list[tuple[str, bytes]]:
-    return [
-        ("stream-sla.reason", reason.encode()),
-        ("stream-sla.detail", detail.encode()),
-        ("stream-sla.topic", record.topic.encode()),
-        ("stream-sla.partition", str(record.partition).encode()),
-        ("stream-sla.offset", str(record.offset).encode()),
-    ]
+def exit_refused(message: str) -> NoReturn:
+    """End the process at once: no Faust shutdown, which would acknowledge and commit the batch
+    whose records Kafka refused. Like a crash (kill -9), which the design already survives."""
+    logging.shutdown()
+    os._exit(EXIT_PRODUCE_REFUSED)
 
 
 class SlaWorker:
@@ -148,6 +151,16 @@ class SlaWorker:
         self._breaches = self.catalog.breaches
         self._warnings = self.catalog.warnings
         self._dead_letter = self.catalog.dead_letter
+        self._dead_letter_max_bytes = self.catalog.max_message_bytes(
+            "sla.dead-letter", BROKER_DEFAULT_MAX_MESSAGE_BYTES
+        )
+        self._dead_letter_partitions = self.catalog.spec("sla.dead-letter").partitions
+        self.delivery = Delivery(
+            self._producer,
+            self.metrics.produce_failures,
+            retry_seconds=settings.produce_retry_seconds,
+            give_up=exit_refused,
+        )
         crm = raw_topic(self.app, *self._kinds, partitions=self.partitions)
         self.agent = self.app.agent(crm, name="stream_sla.crm", concurrency=1)(self._process)
         self.app.timer(settings.tick_interval_seconds, name="deadline-timer")(self.fire_due)
@@ -191,6 +204,8 @@ class SlaWorker:
                 outbox = self.processor.apply(records)
                 await self._send(outbox)
                 await self._write_state()
+            # Only now, with every record of the batch on the broker, may Faust acknowledge the
+            # events (take_events does it when this body returns) and later commit them.
             for event in events:
                 self._processed[event.message.tp] = event.message.offset
 
@@ -206,34 +221,36 @@ class SlaWorker:
         await recovered.wait()
         return self._recovered.get(partition) is recovered
 
-    async def _send(self, outbox: Outbox, acknowledged: bool = False) -> None:
-        """Dead letters and violations to the producer; with ``acknowledged``, wait until the
-        broker has the violations (before the state that records them may be written)."""
-        producer = self._producer()
-        pending = []
-        for violation in outbox.violations:
-            topic = self._breaches if violation.severity is Severity.BREACH else self._warnings
-            pending.append(
-                await producer.send(
-                    topic,
-                    value=orjson.dumps(violation.to_record()),
-                    key=violation.lead_id.encode(),
-                )
+    async def _send(self, outbox: Outbox) -> None:
+        """Violations and dead letters, acknowledged by the broker before this returns (before
+        the state that records the violations may be written)."""
+        parcels = [
+            Parcel.one(
+                self._breaches if v.severity is Severity.BREACH else self._warnings,
+                v.lead_id.encode(),
+                orjson.dumps(v.to_record()),
             )
-        for record, rejected in outbox.dead_letters:
-            await producer.send(
+            for v in outbox.violations
+        ]
+        parcels += [
+            dead_letter_parcel(
                 self._dead_letter,
-                value=record.value,
-                key=record.key,
-                headers=dead_letter_headers(record, rejected.reason.value, rejected.detail),
+                self._dead_letter_partitions,
+                self._dead_letter_max_bytes,
+                record,
+                rejected.reason.value,
+                rejected.detail,
             )
-        if acknowledged and pending:
-            await asyncio.gather(*pending)
+            for record, rejected in outbox.dead_letters
+        ]
+        await self.delivery.deliver(parcels)
 
     async def _write_state(self) -> None:
-        producer = self._producer()
-        await write_changelog(producer, self.leads.topic, self.leads.take_changes())
-        await write_changelog(producer, self.tallies.topic, self.tallies.take_changes())
+        """The batch's state changes (leads, then tallies), acknowledged before this returns."""
+        await self.delivery.deliver(
+            changelog_parcels(self.leads.topic, self.leads.take_changes())
+            + changelog_parcels(self.tallies.topic, self.tallies.take_changes())
+        )
 
     # -- deadlines -------------------------------------------------------------
 
@@ -247,7 +264,7 @@ class SlaWorker:
             if not due:
                 return
             outbox = self.processor.fire(due, now)
-            await self._send(outbox, acknowledged=True)
+            await self._send(outbox)
             await self._write_state()
 
     def complete_until(self, partition: int) -> int | None:

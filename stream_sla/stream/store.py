@@ -3,7 +3,7 @@
 Why not a Faust Table: its per-key path (a changelog future, a buffer entry, a RocksDB
 put and an offset write per ``set``) cost about a millisecond per event in the profile,
 and its recovery read 28,000 leads in 152 s. Here a change only marks the key dirty;
-:func:`write_changelog` appends every dirty key of a partition to one producer batch,
+:func:`changelog_parcels` puts every dirty key of a partition in one producer batch,
 and recovery is one plain consumer reading each owned partition to its end.
 
 Keys are partitioned exactly like the CRM topics (the lead id, murmur2), so the state of
@@ -13,10 +13,12 @@ a lead sits in the same partition number as its events and moves with them on a 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from stream_sla.stream.delivery import Parcel
 
 Changes = dict[int, dict[str, bytes | None]]
 """Dirty keys per partition; ``None`` is a deletion (a tombstone in the changelog)."""
@@ -63,23 +65,19 @@ class ChangelogStore:
             self._dirty.pop(partition, None)
 
 
-async def write_changelog(
-    producer: AIOKafkaProducer, topic: str, changes: Changes
-) -> list[Awaitable[Any]]:
-    """Append the changes to the changelog, one producer batch per partition (or more when a
-    batch fills). Returns delivery futures; the caller's producer flush before an offset commit
-    is what makes the state durable before the input that produced it is acknowledged."""
-    futures: list[Awaitable[Any]] = []
-    for partition, values in changes.items():
-        batch = producer.create_batch()
-        for key, value in values.items():
-            raw_key = key.encode()
-            while batch.append(key=raw_key, value=value, timestamp=None) is None:
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
-                batch = producer.create_batch()
-        if batch.record_count():
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-    return futures
+def changelog_parcels(topic: str, changes: Changes) -> list[Parcel]:
+    """The changes as one parcel per partition (one producer batch, or more when it fills),
+    for :meth:`Delivery.deliver`, which the caller awaits before it acknowledges the input
+    that produced them: the state is durable before the input is committed."""
+    return [
+        Parcel(
+            topic,
+            [(key.encode(), value, ()) for key, value in values.items()],
+            partition=partition,
+        )
+        for partition, values in changes.items()
+        if values
+    ]
 
 
 async def read_changelog(
