@@ -1,4 +1,9 @@
 # The stream-sla worker image (used by deploy/compose and deploy/k8s).
+# The web port binds 0.0.0.0 because probes and Prometheus reach a container from outside it.
+# The status page (lead ids, owners, teams) and /metrics (rep names) are then open to whoever
+# reaches the port: publish it on 127.0.0.1 only (compose), fence it with a NetworkPolicy (k8s),
+# and/or set STREAM_SLA_WEB_AUTH_TOKEN or STREAM_SLA_WEB_AUTH_USER/_PASSWORD; /live and /ready
+# stay open for probes.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     STREAM_SLA_WEB_HOST=0.0.0.0 STREAM_SLA_DATA_DIR=/var/lib/stream-sla

@@ -148,6 +148,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _topics(args: argparse.Namespace) -> int:
     from stream_sla.admin import create_topics
+    from stream_sla.kafka_security import aiokafka_options
 
     settings = _settings(args)
     catalog = TopicCatalog.load(settings.topics_dir, settings.topic_prefix)
@@ -155,8 +156,10 @@ def _topics(args: argparse.Namespace) -> int:
         for spec in catalog.all():
             print(f"{catalog.prefix}{spec.name}\t{spec.partitions}\t{spec.config}")
         return 0
+    # The worker's Kafka options (TLS, SASL), not just the servers: the topics Job of a
+    # secured cluster must authenticate like the worker does.
     report = asyncio.run(
-        create_topics(settings.kafka_bootstrap_servers, catalog, settings.topic_replication_factor)
+        create_topics(aiokafka_options(settings), catalog, settings.topic_replication_factor)
     )
     for name in report.created:
         print(f"created {name}")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from stream_sla import yamlfile
 from stream_sla.sla.durations import format_duration_ms, parse_duration_ms
@@ -25,6 +25,15 @@ def _duration(value: Any) -> Any:
 
 
 DurationMs = Annotated[int, BeforeValidator(_duration), Field(gt=0)]
+
+
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list)]
 
 
 class Settings(BaseSettings):
@@ -63,6 +72,17 @@ class Settings(BaseSettings):
     )
     web_host: str = Field("127.0.0.1", description="Address of the /metrics and health server.")
     web_port: int = Field(6066, ge=1, le=65535, description="Port of /metrics, /ready, /live.")
+    web_auth_token: SecretStr | None = Field(
+        None,
+        description="If set, / and /metrics need `Authorization: Bearer <token>` (probes /live"
+        " and /ready stay open). Never logged.",
+    )
+    web_auth_user: str | None = Field(
+        None, description="With web_auth_password: HTTP basic auth for / and /metrics."
+    )
+    web_auth_password: SecretStr | None = Field(
+        None, description="Password of web_auth_user (never logged)."
+    )
     policy_file: Path | None = Field(
         None,
         description="SLA policy YAML (see policies/example.yaml); default: the built-in"
@@ -109,12 +129,22 @@ class Settings(BaseSettings):
     idle_lead_retention: DurationMs = Field(
         90 * 86_400_000, description="Evict a lead with no event for this long (e.g. 90d)."
     )
-    rep_label_limit: int = Field(
-        500, ge=1, description='Distinct reps per metric; more are counted as rep="other".'
+    known_reps: CommaList = Field(
+        (),
+        description="Reps named in metric labels (comma separated, or a YAML list); any other"
+        " rep is counted in a stable hash bucket other-00 .. other-NN, alike on every worker.",
     )
-    team_label_limit: int = Field(100, ge=1, description="Distinct teams per metric; then other.")
-    source_label_limit: int = Field(
-        100, ge=1, description="Distinct lead sources per metric; then other."
+    known_teams: CommaList = Field(
+        (),
+        description="Teams named in metric labels besides those the policy matches on;"
+        " others go to hash buckets.",
+    )
+    label_buckets: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Hash buckets per CRM label (team, rep, source, segment) for values the"
+        " policy or the known_* lists do not name: bounds /metrics whatever the CRM sends.",
     )
     tick_interval_seconds: float = Field(
         0.25, gt=0, le=10, description="How often due deadlines are looked for."
@@ -143,6 +173,12 @@ class Settings(BaseSettings):
                 f"kafka_security_protocol {self.kafka_security_protocol} needs"
                 " kafka_sasl_username and kafka_sasl_password"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _basic_auth_needs_both(self) -> Self:
+        if bool(self.web_auth_user) != bool(self.web_auth_password):
+            raise ValueError("web_auth_user and web_auth_password go together: set both or neither")
         return self
 
     def policy(self) -> Policy:

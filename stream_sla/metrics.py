@@ -1,10 +1,15 @@
 """Every Prometheus metric of the worker, declared once (names per Prometheus conventions).
 
-Label values come from CRM data (team, rep, source), so reps go through
-:class:`LabelGuard`: a CRM bug that invents reps cannot mint unbounded series.
+Label values come from CRM data (team, rep, source, segment), so every such label goes
+through a :class:`~stream_sla.labels.LabelBound` of :class:`CrmLabels`: values the policy
+(or configuration) knows are kept, the others fall into a few stable hash buckets, the same
+on every worker. A CRM bug that invents teams or reps cannot mint unbounded series.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from prometheus_client import (
     CollectorRegistry,
@@ -15,6 +20,8 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
+from stream_sla.labels import LabelBound
+from stream_sla.sla.policy import Policy
 from stream_sla.stream.gauges import OpenLeads
 from stream_sla.stream.tally import MqlTally
 
@@ -26,8 +33,6 @@ FIRST_TOUCH_BUCKETS = (
 )  # fmt: skip
 """Seconds: 1m, 5m (the '7% of leads' line), 15m, 30m, 45m, 1h (the usual target), 2h ... 3d."""
 
-OTHER = "other"
-
 CONSUMER_LAG = (
     "stream_sla_consumer_lag",
     "gauge",
@@ -36,38 +41,59 @@ CONSUMER_LAG = (
 )
 
 
-class LabelGuard:
-    """Admits the first ``limit`` distinct values of a label; later ones become ``other``."""
+DEFAULT_LABEL_BUCKETS = 4
+"""Hash buckets per CRM label for values nobody declared (``other-00`` .. ``other-03``)."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._seen: set[str] = set()
 
-    def __call__(self, value: str | None) -> str:
-        if value is None:
-            return "unknown"
-        if value in self._seen:
-            return value
-        if len(self._seen) < self.limit:
-            self._seen.add(value)
-            return value
-        return OTHER
+@dataclass(frozen=True, slots=True)
+class CrmLabels:
+    """The bounded labels that carry CRM values. Known values: the policy's segment matches
+    (source, segment, team) and marketing goals (by source, by segment), plus configured
+    reps and teams (the seam a people directory can feed)."""
+
+    team: LabelBound
+    rep: LabelBound
+    source: LabelBound
+    segment: LabelBound
+
+    @classmethod
+    def from_policy(
+        cls,
+        policy: Policy,
+        reps: Iterable[str] = (),
+        teams: Iterable[str] = (),
+        buckets: int = DEFAULT_LABEL_BUCKETS,
+    ) -> CrmLabels:
+        def matched(name: str) -> set[str]:
+            return {
+                value
+                for segment in policy.segments
+                for field, allowed in segment.match
+                if field == name
+                for value in allowed
+            }
+
+        goals = policy.marketing
+        return cls(
+            team=LabelBound(matched("team") | set(teams), buckets),
+            rep=LabelBound(reps, buckets),
+            source=LabelBound(matched("source") | {s for s, _ in goals.by_source}, buckets),
+            segment=LabelBound(matched("segment") | {s for s, _ in goals.by_segment}, buckets),
+        )
 
 
 class Metrics:
     """One instance per worker (tests make their own registry, so they never share counters)."""
 
     def __init__(
-        self,
-        registry: CollectorRegistry | None = None,
-        rep_limit: int = 500,
-        team_limit: int = 100,
-        source_limit: int = 100,
+        self, registry: CollectorRegistry | None = None, labels: CrmLabels | None = None
     ) -> None:
         self.registry = registry or CollectorRegistry()
-        self.rep = LabelGuard(rep_limit)
-        self.team = LabelGuard(team_limit)
-        self.source = LabelGuard(source_limit)
+        self.labels = labels or CrmLabels.from_policy(Policy())
+        self.rep = self.labels.rep
+        self.team = self.labels.team
+        self.source = self.labels.source
+        self.segment = self.labels.segment
         r = self.registry
         self.events_consumed = Counter(
             "stream_sla_events_consumed_total",
@@ -79,6 +105,13 @@ class Metrics:
             "stream_sla_duplicate_events_total",
             "Events whose event_id was already applied (ignored).",
             ["topic"],
+            registry=r,
+        )
+        self.lead_limits = Counter(
+            "stream_sla_lead_limit_events_total",
+            "Events that met a per-lead state limit, by reason: <kind>_over_limit (not kept,"
+            " e.g. the 33rd attempt) or <kind>_folded (kept; older history no rule needs dropped).",
+            ["reason"],
             registry=r,
         )
         self.dead_letters = Counter(
@@ -138,7 +171,7 @@ class Metrics:
             ["source"],
             registry=r,
         )
-        self.open_leads = OpenLeads()
+        self.open_leads = OpenLeads(self.team)
         r.register(self.open_leads)
         self.pending_deadlines = Gauge(
             "stream_sla_pending_deadlines",

@@ -15,6 +15,8 @@ export STREAM_SLA_FIRST_TOUCH_WITHIN="${STREAM_SLA_FIRST_TOUCH_WITHIN:-30s}"
 export STREAM_SLA_DATA_DIR="${STREAM_SLA_DATA_DIR:-$run/state}"
 export STREAM_SLA_WEB_PORT="${STREAM_SLA_WEB_PORT:-6066}"
 export STREAM_SLA_APP_ID="${STREAM_SLA_APP_ID:-stream-sla-demo}"
+# The simulator's teams, named in metric labels (any other team counts in a hash bucket).
+export STREAM_SLA_KNOWN_TEAMS="${STREAM_SLA_KNOWN_TEAMS:-smb-east,smb-west,mid-market,enterprise}"
 
 pids=()
 started_kafka=0

@@ -154,6 +154,20 @@ def parse_timestamp(value: object, field: str = "occurred_at") -> int:
     return (parsed - _EPOCH) // _MS
 
 
+MAX_TEXT_CHARS = 256
+"""Longest id or label a CRM event may carry (ids, owner, team, source...): the lead's state
+keeps some of them per fact, so this bounds its size along with the per-lead fact limits."""
+
+
+def _checked_length(field: str, value: str) -> str:
+    if len(value) > MAX_TEXT_CHARS:
+        raise EventRejected(
+            RejectReason.INVALID_VALUE,
+            f"{field}: {len(value)} characters, the limit is {MAX_TEXT_CHARS}",
+        )
+    return value
+
+
 def _text(obj: dict[str, Any], field: str) -> str:
     try:
         value = obj[field]
@@ -161,7 +175,7 @@ def _text(obj: dict[str, Any], field: str) -> str:
         raise EventRejected(RejectReason.MISSING_FIELD, f"{field} is required") from None
     if not isinstance(value, str) or not value:
         raise EventRejected(RejectReason.WRONG_TYPE, f"{field}: expected a non-empty string")
-    return value
+    return _checked_length(field, value)
 
 
 def _optional_text(obj: dict[str, Any], field: str) -> str | None:
@@ -170,7 +184,7 @@ def _optional_text(obj: dict[str, Any], field: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise EventRejected(RejectReason.WRONG_TYPE, f"{field}: expected a string or null")
-    return value
+    return _checked_length(field, value)
 
 
 E = TypeVar("E", bound=enum.StrEnum)

@@ -10,6 +10,7 @@ events' own times and ``now`` do. What was already published is remembered in
 from __future__ import annotations
 
 import bisect
+import enum
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 
@@ -38,6 +39,27 @@ from stream_sla.sla.rules import Checkpoint
 
 MAX_ATTEMPTS_KEPT = 32
 """Attempts beyond this many per lead add nothing to any rule; the cap bounds state size."""
+
+MAX_HANDOFFS_KEPT = 32
+"""Hand-offs kept per lead. Past it, re-assignments inside a cycle are folded away (each
+cycle keeps its first hand-off, which starts its clocks, and the lead keeps its newest, the
+current owner), then whole old cycles, oldest first, with what was emitted for them."""
+
+MAX_STATUSES_KEPT = 32
+"""Status changes kept per lead. Past it, the ones no rule reads are folded away: rules read
+each cycle's first status (disposition) and first closing status (end of the cycle)."""
+
+
+class Added(enum.Enum):
+    """What :meth:`LeadState.add_fact` did with an event."""
+
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    """The same event id was known (an at-least-once redelivery)."""
+    OVER_LIMIT = "over_limit"
+    """Not kept: past a per-lead limit and later than everything kept (e.g. the 33rd attempt)."""
+    FOLDED = "folded"
+    """Kept, and older history that no rule needs any more was dropped to stay in bounds."""
 
 
 class Profile(NamedTuple):
@@ -118,21 +140,35 @@ class LeadState:
     # -- facts ---------------------------------------------------------------
 
     def add(self, event: Event) -> bool:
-        """Record an event's fact; False when it was already known (a duplicate)."""
+        """Record an event's fact; False when it changed nothing (a duplicate, or over a limit)."""
+        return self.add_fact(event) in (Added.NEW, Added.FOLDED)
+
+    def add_fact(self, event: Event) -> Added:
+        """Record an event's fact and say what became of it (the per-lead limits above bound
+        the state whatever a CRM sends: a lead re-assigned 30,000 times stays a few KiB)."""
         if isinstance(event, ContactAttempt):
             attempt = Attempt(
                 event.occurred_at, event.event_id, event.channel, event.outcome, event.owner
             )
-            return _insert(self.attempts, attempt, cap=MAX_ATTEMPTS_KEPT)
+            if any(a.event_id == attempt.event_id for a in self.attempts):
+                return Added.NEW if _insert(self.attempts, attempt) else Added.DUPLICATE
+            if _insert(self.attempts, attempt, cap=MAX_ATTEMPTS_KEPT):
+                return Added.NEW
+            return Added.OVER_LIMIT
         if isinstance(event, HandedToSales):
-            return _insert(
-                self.handoffs, Handoff(event.occurred_at, event.event_id, event.owner, event.team)
-            )
+            handoff = Handoff(event.occurred_at, event.event_id, event.owner, event.team)
+            if not _insert(self.handoffs, handoff):
+                return Added.DUPLICATE
+            if len(self.handoffs) > MAX_HANDOFFS_KEPT:
+                return self._fold_handoffs(handoff)
+            return Added.NEW
         if isinstance(event, LeadStatusChanged):
-            return _insert(
-                self.statuses,
-                StatusChange(event.occurred_at, event.event_id, event.status, event.amount),
-            )
+            status = StatusChange(event.occurred_at, event.event_id, event.status, event.amount)
+            if not _insert(self.statuses, status):
+                return Added.DUPLICATE
+            if len(self.statuses) > MAX_STATUSES_KEPT:
+                return self._fold_statuses(status)
+            return Added.NEW
         assert isinstance(event, LeadCreated)
         profile = Profile(
             event.occurred_at,
@@ -144,9 +180,48 @@ class LeadState:
             event.persona,
         )
         if self.profile is not None and self.profile[:2] <= profile[:2]:
-            return False
+            return Added.DUPLICATE
         self.profile = profile
-        return True
+        return Added.NEW
+
+    def _fold_handoffs(self, added: Handoff) -> Added:
+        """Drop re-assignments inside cycles (oldest first), keeping each cycle's first
+        hand-off and the newest; with none left to drop, the oldest cycle goes whole."""
+        firsts = {cycle.handoffs[0].event_id for cycle in self.cycles()}
+        newest = self.handoffs[-1].event_id
+        for position, handoff in enumerate(self.handoffs):
+            if handoff.event_id not in firsts and handoff.event_id != newest:
+                del self.handoffs[position]
+                return Added.FOLDED if handoff is not added else Added.OVER_LIMIT
+        dropped = self.handoffs.pop(0)
+        gone = f"/{dropped.at}"
+        self.emitted = {
+            key for key in self.emitted if not (key.endswith(gone) or f"{gone}/" in key)
+        }
+        return Added.FOLDED if dropped is not added else Added.OVER_LIMIT
+
+    def _fold_statuses(self, added: StatusChange) -> Added:
+        """Drop a status no rule reads (oldest first); rules read, per cycle, its first status
+        and its first closing one. With none to drop, the newest is not kept."""
+        needed: set[str] = set()
+        for cycle in self.cycles():
+            end = cycle.closed_at
+            inside = [
+                s
+                for s in self.statuses
+                if s.at >= cycle.started_at and (end is None or s.at <= end)
+            ]
+            if inside:
+                needed.add(inside[0].event_id)
+            needed.update(
+                s.event_id for s in inside if s.status in CLOSING_STATUSES and s.at == end
+            )
+        for position, status in enumerate(self.statuses):
+            if status.event_id not in needed:
+                del self.statuses[position]
+                return Added.FOLDED if status is not added else Added.OVER_LIMIT
+        newest = self.statuses.pop()
+        return Added.FOLDED if newest is not added else Added.OVER_LIMIT
 
     def cycles(self) -> list[Cycle]:
         """Hand-off cycles in event time: a closing status ends one, the next hand-off opens one."""

@@ -37,7 +37,7 @@ from prometheus_client.registry import Collector
 
 from stream_sla.config import Settings
 from stream_sla.kafka_security import aiokafka_options, faust_credentials
-from stream_sla.metrics import CONSUMER_LAG, Metrics
+from stream_sla.metrics import CONSUMER_LAG, CrmLabels, Metrics
 from stream_sla.sla.effects import Severity
 from stream_sla.stream import status
 from stream_sla.stream.dead_letters import BROKER_DEFAULT_MAX_MESSAGE_BYTES, dead_letter_parcel
@@ -51,6 +51,7 @@ from stream_sla.stream.processor import (
 )
 from stream_sla.stream.store import ChangelogStore, changelog_parcels, read_changelog
 from stream_sla.stream.tally import MqlTally
+from stream_sla.stream.web_auth import WebAuth
 from stream_sla.topics import TopicCatalog
 
 log = logging.getLogger(__name__)
@@ -87,10 +88,14 @@ class SlaWorker:
     ) -> None:
         self.settings = settings
         self.catalog = catalog or TopicCatalog.load(settings.topics_dir, settings.topic_prefix)
+        policy = settings.policy()
         self.metrics = metrics or Metrics(
-            rep_limit=settings.rep_label_limit,
-            team_limit=settings.team_label_limit,
-            source_limit=settings.source_label_limit,
+            labels=CrmLabels.from_policy(
+                policy,
+                reps=settings.known_reps,
+                teams=settings.known_teams,
+                buckets=settings.label_buckets,
+            )
         )
         self.clock = clock
         self.partitions = self.catalog.lead_partitions()
@@ -133,7 +138,6 @@ class SlaWorker:
         )
         self.leads = ChangelogStore(self.catalog.lead_state)
         self.tallies = ChangelogStore(self.catalog.mql_tally)
-        policy = settings.policy()
         self.tally = MqlTally(self.tallies, policy.marketing, clock)
         self.metrics.registry.register(self.tally)
         self.metrics.registry.register(_LagCollector(self))
@@ -389,9 +393,21 @@ class SlaWorker:
 
     def _pages(self) -> None:
         worker = self
+        auth = WebAuth(
+            self.settings.web_auth_token,
+            self.settings.web_auth_user,
+            self.settings.web_auth_password,
+        )
+
+        def refused(web: Any, request: Any) -> Any | None:
+            if auth.allows(request.headers.get("Authorization")):
+                return None
+            return web.json({"error": "unauthorized"}, status=401, headers=auth.challenge())
 
         @self.app.page("/metrics")
         async def metrics(web: Any, request: Any) -> Any:
+            if (answer := refused(web, request)) is not None:
+                return answer
             body = generate_latest(worker.metrics.registry)
             return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
@@ -402,6 +418,8 @@ class SlaWorker:
 
         @self.app.page("/")
         async def status(web: Any, request: Any) -> Any:
+            if (answer := refused(web, request)) is not None:
+                return answer
             return web.html(worker.status_html())
 
         @self.app.page("/live")

@@ -9,7 +9,7 @@ not over the leads. Contributions are dropped with their partition on revocation
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import ClassVar
 
 from prometheus_client.core import GaugeMetricFamily
@@ -64,7 +64,10 @@ class OpenLeads(Collector):
         (name, "gauge", ("team",), meaning) for name, meaning in _HELP.values()
     )
 
-    def __init__(self) -> None:
+    def __init__(self, team_label: Callable[[str | None], str] = str) -> None:
+        """``team_label`` bounds the team label (see stream_sla.labels): the gauges, and the
+        status page's team table built from them, have as many rows as it has values."""
+        self._team_label = team_label
         self._leads: dict[str, tuple[int, str, tuple[int, ...]]] = {}
         self._teams: dict[str, list[int]] = defaultdict(lambda: [0] * len(_FIELDS))
 
@@ -77,8 +80,9 @@ class OpenLeads(Collector):
             self._add(old[1], old[2], -1)
         if summary is not None:
             contribution = _contribution(summary)
-            self._leads[lead_id] = (partition, summary.team, contribution)
-            self._add(summary.team, contribution, 1)
+            team = self._team_label(summary.team)
+            self._leads[lead_id] = (partition, team, contribution)
+            self._add(team, contribution, 1)
 
     def drop_partitions(self, partitions: Iterable[int]) -> None:
         dropped = set(partitions)

@@ -38,7 +38,7 @@ from stream_sla.sla.events import (
     check_event_time,
     decode_event,
 )
-from stream_sla.sla.lead import Assessment, LeadState
+from stream_sla.sla.lead import Added, Assessment, LeadState
 from stream_sla.sla.policy import Policy
 from stream_sla.sla.snapshot import dump_state, load_header, load_state
 from stream_sla.stream.status import RecentViolations
@@ -104,7 +104,7 @@ class LeadProcessor:
         lateness = self.policy.lateness
         now = self.clock()
         consumed: Counter[str] = Counter()
-        leads: dict[str, tuple[int, list[tuple[str, Event]]]] = {}
+        leads: dict[str, tuple[int, list[tuple[str, EventKind, Event]]]] = {}
         for kind, record in records:
             consumed[record.topic] += 1
             try:
@@ -116,23 +116,27 @@ class LeadProcessor:
                 continue
             entry = leads.get(event.lead_id)
             if entry is None:
-                leads[event.lead_id] = (record.partition, [(record.topic, event)])
+                leads[event.lead_id] = (record.partition, [(record.topic, kind, event)])
             else:
-                entry[1].append((record.topic, event))
+                entry[1].append((record.topic, kind, event))
 
         newest = 0
         duplicates: Counter[str] = Counter()
+        limited: Counter[str] = Counter()
         for lead_id, (partition, events) in leads.items():
             state = self._load(partition, lead_id)
             if state is None:
                 state = LeadState(lead_id)
             changed = False
-            for topic, event in events:
-                if state.add(event):
+            for topic, kind, event in events:
+                added = state.add_fact(event)
+                if added is Added.NEW or added is Added.FOLDED:
                     changed = True
                     newest = max(newest, event.occurred_at)
-                else:
+                if added is Added.DUPLICATE:
                     duplicates[topic] += 1
+                elif added is not Added.NEW:
+                    limited[f"{kind.value.replace('-', '_')}_{added.value}"] += 1
             if changed:
                 self._settle(state, partition, self._assess(state, None), outbox, write=True)
 
@@ -140,6 +144,8 @@ class LeadProcessor:
             m.events_consumed.labels(topic).inc(count)
         for topic, count in duplicates.items():
             m.duplicate_events.labels(topic).inc(count)
+        for reason, count in limited.items():
+            m.lead_limits.labels(reason).inc(count)
         if newest:
             m.last_event_time.set(newest / 1000)
             m.last_event_received.set(time.time())
@@ -181,7 +187,8 @@ class LeadProcessor:
         for effect in assessment.effects:
             self._account(effect, outbox)
             if self.tally is not None and isinstance(effect, MqlDelivered):
-                self.tally.add(effect.created_at, effect.source, effect.weight, partition)
+                source = self.metrics.source(effect.source)
+                self.tally.add(effect.created_at, source, effect.weight, partition)
         wake = assessment.wake_at
         if write:
             self.store.put(partition, state.lead_id, dump_state(state, wake, assessment.summary))
@@ -213,9 +220,9 @@ class LeadProcessor:
             self.recent.add(effect)
         elif isinstance(effect, FirstTouchMeasured):
             team = m.team(effect.team)
-            m.first_touch.labels(
-                team, m.source(effect.source), effect.segment or "unknown"
-            ).observe(effect.seconds)
+            m.first_touch.labels(team, m.source(effect.source), m.segment(effect.segment)).observe(
+                effect.seconds
+            )
             m.rep_first_touch.labels(team, m.rep(effect.owner)).observe(effect.seconds)
         elif isinstance(effect, RuleSettled):
             team = m.team(effect.team)
@@ -224,7 +231,7 @@ class LeadProcessor:
                 m.points.labels(team, m.rep(effect.owner)).inc()
         else:
             source = m.source(effect.source)
-            m.mqls.labels(source, effect.segment or "unknown").inc()
+            m.mqls.labels(source, m.segment(effect.segment)).inc()
             m.mql_value.labels(source).inc(effect.weight)
 
     # -- ownership -----------------------------------------------------------

@@ -15,6 +15,9 @@ from stream_sla.sla.effects import SlaViolation
 from stream_sla.sla.timestamps import format_ms
 
 RECENT = 20
+TEAM_ROWS = 50
+"""Team rows shown, most open leads first; the rest are summed in one line. Teams are bounded
+labels already (known teams plus a few hash buckets), so this only guards a long known list."""
 
 
 class RecentViolations:
@@ -43,15 +46,19 @@ def render(
         if goal_to_date
         else "no monthly goal"
     )
+    columns = ("open", "awaiting_first_touch", "at_risk", "breached", "unconnected")
+    ranked = sorted(teams.items(), key=lambda item: (-item[1]["open"], item[0]))
     team_rows = "".join(
-        f"<tr><td>{escape(team)}</td>"
-        + "".join(
-            f"<td>{t[k]}</td>"
-            for k in ("open", "awaiting_first_touch", "at_risk", "breached", "unconnected")
-        )
-        + "</tr>"
-        for team, t in sorted(teams.items())
+        f"<tr><td>{escape(team)}</td>" + "".join(f"<td>{t[k]}</td>" for k in columns) + "</tr>"
+        for team, t in ranked[:TEAM_ROWS]
     )
+    if len(ranked) > TEAM_ROWS:
+        rest = [t for _, t in ranked[TEAM_ROWS:]]
+        team_rows += (
+            f"<tr class='more'><td>{len(rest)} more teams</td>"
+            + "".join(f"<td>{sum(t[k] for t in rest)}</td>" for k in columns)
+            + "</tr>"
+        )
     breach_rows = "".join(
         f"<tr class='{v.severity.value}'><td>{escape(format_ms(v.detected_at))}</td>"
         f"<td>{v.severity.value}</td><td>{v.rule.value}</td><td>{escape(v.lead_id)}</td>"

@@ -19,7 +19,11 @@ WEST = {"team": "smb-west", "source": "unknown", "segment": "unknown"}
 
 
 async def test_first_touch_breaches_reach_the_topic_and_metrics(harness: Harness) -> None:
-    worker = harness.start_worker(first_touch_within=f"{TARGET_MS}ms", first_touch_warn_at=0.5)
+    worker = harness.start_worker(
+        first_touch_within=f"{TARGET_MS}ms",
+        first_touch_warn_at=0.5,
+        known_teams="smb-east,smb-west,enterprise",
+    )
     worker.wait_ready()
 
     t0 = now_ms()

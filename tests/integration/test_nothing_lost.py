@@ -78,8 +78,8 @@ async def wait_committed(
 async def test_a_refused_state_record_stops_the_worker_with_its_input_uncommitted(
     harness: Harness,
 ) -> None:
-    # Lead state records over 1,000 bytes are refused by the broker from now on.
-    await set_topic_config(harness, "sla.lead-state", max_message_bytes="1000")
+    # Lead state records (batches) over 300 bytes are refused by the broker from now on.
+    await set_topic_config(harness, "sla.lead-state", max_message_bytes="300")
     worker = harness.start_worker("w1", produce_retry_seconds=6)
     worker.wait_ready()
     t0 = now_ms()
@@ -88,7 +88,7 @@ async def test_a_refused_state_record_stops_the_worker_with_its_input_uncommitte
     tp = TopicPartition(first.topic, first.partition)
     assert await wait_committed(harness, tp, first.offset + 1, timeout=30), worker.log_tail()
 
-    _, _, big = crm_event(EventKind.LEAD_CREATED, "L-big", "c-2", t0, source="s" * 3000)
+    _, _, big = crm_event(EventKind.LEAD_CREATED, "L-big", "c-2", t0, source="s" * 250)
     refused = await send(harness, EventKind.LEAD_CREATED, b"L-big", big)
     refused_tp = TopicPartition(refused.topic, refused.partition)
 

@@ -48,23 +48,33 @@ async def test_worker_over_sasl_plain_emits_breaches_and_never_prints_the_passwo
         harness.stop_all()
 
 
-def test_a_wrong_password_fails_clearly_without_echoing_it(
+def test_topics_create_over_sasl_works_with_the_right_password_and_not_a_wrong_one(
     own_broker: OwnBroker, tmp_path: Path
 ) -> None:
     harness = Harness(own_broker.bootstrap, tmp_path)
+
+    def topics_create(password: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "stream_sla.cli", "topics", "create"],
+            env=harness.env(
+                kafka_bootstrap_servers=own_broker.sasl_bootstrap,
+                kafka_security_protocol="SASL_PLAINTEXT",
+                kafka_sasl_username=SASL_USER,
+                kafka_sasl_password=password,
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
     wrong = "not-the-password-123"
-    result = subprocess.run(
-        [sys.executable, "-m", "stream_sla.cli", "topics", "create"],
-        env=harness.env(
-            kafka_bootstrap_servers=own_broker.sasl_bootstrap,
-            kafka_security_protocol="SASL_PLAINTEXT",
-            kafka_sasl_username=SASL_USER,
-            kafka_sasl_password=wrong,
-        ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 1
-    assert "Kafka refused or could not be reached" in result.stderr
-    assert wrong not in result.stdout + result.stderr
+    refused = topics_create(wrong)
+    assert refused.returncode == 1
+    assert "Kafka refused or could not be reached" in refused.stderr
+    assert wrong not in refused.stdout + refused.stderr
+
+    created = topics_create(SASL_PASSWORD)
+    assert created.returncode == 0, created.stdout + created.stderr
+    for spec in harness.catalog.all():
+        assert f"created {harness.prefix}{spec.name}" in created.stdout
+    assert SASL_PASSWORD not in created.stdout + created.stderr

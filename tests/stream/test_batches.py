@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import orjson
 
-from stream_sla.metrics import Metrics
+from stream_sla.metrics import CrmLabels, Metrics
 from stream_sla.sla.effects import Severity
 from stream_sla.sla.events import EventKind, RejectReason
 from stream_sla.sla.policy import Policy
@@ -123,7 +123,8 @@ def test_a_deadline_sweep_breaches_once_and_a_rebuild_restores_the_schedule() ->
     assert next_at == T0 + 36 * HOUR  # next: the disposition warning
 
     # a new owner of partition 3 gets the same schedule from the stored header alone
-    other = LeadProcessor(store, Policy(), Metrics(), clock=clock)
+    known = Metrics(labels=CrmLabels.from_policy(Policy(), teams=["smb-east"]))
+    other = LeadProcessor(store, Policy(), known, clock=clock)
     other.rebuild(3)
     assert other.index.next_at() == next_at
     assert other.metrics.open_leads.team_totals()["smb-east"]["breached"] == 1
