@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         description="Kafka consumer session timeout: how soon a crashed worker's partitions"
         " move to the others.",
     )
+    group_instance_id: str = Field(
+        "",
+        description="Static group membership: a stable name per worker (the pod name of a"
+        " StatefulSet). A worker restarted under the same name, even after kill -9, takes its"
+        " partitions back at once instead of waiting out the dead session (session_timeout).",
+    )
     producer_linger_ms: int = Field(
         5, ge=0, le=1000, description="How long the producer gathers records into a batch."
     )

@@ -134,6 +134,8 @@ class SlaWorker:
             consumer_max_fetch_size=4 * 1024 * 1024,
             broker_commit_interval=1.0,
             broker_session_timeout=settings.session_timeout_seconds,
+            # Static membership (see README, Operations: readiness after a crash).
+            consumer_group_instance_id=settings.group_instance_id or None,
             broker_heartbeat_interval=max(1.0, settings.session_timeout_seconds / 10),
         )
         self.leads = ChangelogStore(self.catalog.lead_state)
