@@ -41,7 +41,7 @@ from stream_sla.metrics import CONSUMER_LAG, CrmLabels, Metrics
 from stream_sla.sla.effects import Severity
 from stream_sla.stream import status
 from stream_sla.stream.dead_letters import BROKER_DEFAULT_MAX_MESSAGE_BYTES, dead_letter_parcel
-from stream_sla.stream.delivery import EXIT_PRODUCE_REFUSED, Delivery, Parcel
+from stream_sla.stream.delivery import EXIT_PRODUCE_REFUSED, Delivery, Parcel, Sent
 from stream_sla.stream.processor import (
     LeadProcessor,
     Outbox,
@@ -104,6 +104,8 @@ class SlaWorker:
         self._recovered: dict[int, asyncio.Event] = {}
         """The lead partitions this worker owns, each set once its state is in memory."""
         self._recovery: asyncio.Task[None] | None = None
+        self._settling: asyncio.Future[None] | None = None
+        """The previous batch's delivery, awaited before the next batch returns."""
         self._lock = asyncio.Lock()
         self._rebalancing = False
         self.app = faust.App(
@@ -208,12 +210,24 @@ class SlaWorker:
             records = [(kind, record) for kind, record in records if record.partition in owned]
             async with self._lock:
                 outbox = self.processor.apply(records)
-                await self._send(outbox)
-                await self._write_state()
-            # Only now, with every record of the batch on the broker, may Faust acknowledge the
-            # events (take_events does it when this body returns) and later commit them.
+                await self._send(outbox)  # violations (none on this path today), acknowledged
+                sent = await self.delivery.send(self._dead_letters(outbox) + self._state_parcels())
+            # Faust acknowledges the events when this body returns (take_events); an extra
+            # reference keeps them unacknowledged, so uncommitted, until the broker has every
+            # record of the batch. Meanwhile the next batch is applied; at most one batch waits.
+            for event in events:
+                event.message.incref()
+            settling = asyncio.ensure_future(self._settle(sent, events, stream))
+            previous, self._settling = self._settling, settling
+            if previous is not None:
+                await previous
             for event in events:
                 self._processed[event.message.tp] = event.message.offset
+
+    async def _settle(self, sent: Sent, events: list[Any], stream: faust.StreamT[bytes]) -> None:
+        await self.delivery.settle(sent)  # or the process ends: nothing of the batch is acked
+        for event in events:
+            await stream.ack(event)
 
     async def _wait_recovered(self, partition: int) -> bool:
         """Wait until this partition's state is in memory; False if it is not ours (any more)."""
@@ -228,17 +242,22 @@ class SlaWorker:
         return self._recovered.get(partition) is recovered
 
     async def _send(self, outbox: Outbox) -> None:
-        """Violations and dead letters, acknowledged by the broker before this returns (before
-        the state that records the violations may be written)."""
-        parcels = [
-            Parcel.one(
-                self._breaches if v.severity is Severity.BREACH else self._warnings,
-                v.lead_id.encode(),
-                orjson.dumps(v.to_record()),
+        """Violations, acknowledged by the broker before this returns (before the state that
+        records them may be written)."""
+        if outbox.violations:
+            await self.delivery.deliver(
+                [
+                    Parcel.one(
+                        self._breaches if v.severity is Severity.BREACH else self._warnings,
+                        v.lead_id.encode(),
+                        orjson.dumps(v.to_record()),
+                    )
+                    for v in outbox.violations
+                ]
             )
-            for v in outbox.violations
-        ]
-        parcels += [
+
+    def _dead_letters(self, outbox: Outbox) -> list[Parcel]:
+        return [
             dead_letter_parcel(
                 self._dead_letter,
                 self._dead_letter_partitions,
@@ -249,13 +268,11 @@ class SlaWorker:
             )
             for record, rejected in outbox.dead_letters
         ]
-        await self.delivery.deliver(parcels)
 
-    async def _write_state(self) -> None:
-        """The batch's state changes (leads, then tallies), acknowledged before this returns."""
-        await self.delivery.deliver(
-            changelog_parcels(self.leads.topic, self.leads.take_changes())
-            + changelog_parcels(self.tallies.topic, self.tallies.take_changes())
+    def _state_parcels(self) -> list[Parcel]:
+        """The state changes since the last call (leads, then tallies)."""
+        return changelog_parcels(self.leads, self.leads.take_changes()) + changelog_parcels(
+            self.tallies, self.tallies.take_changes()
         )
 
     # -- deadlines -------------------------------------------------------------
@@ -271,7 +288,7 @@ class SlaWorker:
                 return
             outbox = self.processor.fire(due, now)
             await self._send(outbox)
-            await self._write_state()
+            await self.delivery.deliver(self._dead_letters(outbox) + self._state_parcels())
 
     def complete_until(self, partition: int) -> int | None:
         """Until when every CRM record of this partition is known to be processed.

@@ -12,6 +12,11 @@ progress of every partition stops meanwhile: the caller holds the worker's lock)
 budget ``retry_seconds`` is spent, :meth:`Delivery.deliver` calls ``give_up``, which in the
 worker logs and ends the process with :data:`EXIT_PRODUCE_REFUSED` *without* acknowledging
 the batch. Nothing of it is committed, so the orchestrator's restart reads it again.
+
+:meth:`Delivery.send` and :meth:`Delivery.settle` split the same work, so the worker can
+apply the next batch while the broker acknowledges this one (the events are acknowledged to
+Faust only once settled). A changelog parcel retried then must not put an older state back
+over a newer one: it carries ``refresh``, which rebuilds it from the store's current values.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ class Parcel:
     topic: str
     records: Sequence[tuple[bytes | None, bytes | None, Sequence[Header]]]
     partition: int | None = None
+    refresh: Callable[[], Parcel] | None = None
+    """For a retry: the same keys with their current values (changelog rows)."""
 
     @classmethod
     def one(
@@ -63,15 +70,26 @@ class Delivery:
 
     async def deliver(self, parcels: Sequence[Parcel]) -> None:
         """Return once the broker has every record; retry refusals; give up past the budget."""
-        pending = list(parcels)
-        started = time.monotonic()
+        await self.settle(await self.send(parcels))
+
+    async def send(self, parcels: Sequence[Parcel]) -> Sent:
+        """Hand the records to the producer; :meth:`settle` waits for the broker's answers."""
+        sent = Sent(time.monotonic())
+        producer = self.producer()
+        for parcel in parcels:
+            try:
+                sent.futures.append((parcel, await _send(producer, parcel)))
+            except Exception as exc:  # refused before it left (e.g. larger than max_request_size)
+                sent.failed.append((parcel, exc))
+        return sent
+
+    async def settle(self, sent: Sent) -> None:
+        """Wait until the broker has every record sent; retry refusals; give up past the budget."""
+        failed = list(sent.failed) + await _refused(sent.futures)
         backoff = self.first_backoff
         attempt = 1
-        while pending:
-            failed = await self._send_all(pending)
-            if not failed:
-                return
-            elapsed = time.monotonic() - started
+        while failed:
+            elapsed = time.monotonic() - sent.started
             for parcel, error in failed:
                 self.refused.labels(parcel.topic, type(error).__name__).inc(len(parcel.records))
             parcel, error = failed[0]
@@ -97,23 +115,29 @@ class Delivery:
             await self.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff)
             attempt += 1
-            pending = [parcel for parcel, _ in failed]
+            retry = await self.send([p.refresh() if p.refresh else p for p, _ in failed])
+            failed = list(retry.failed) + await _refused(retry.futures)
 
-    async def _send_all(self, parcels: list[Parcel]) -> list[tuple[Parcel, BaseException]]:
-        producer = self.producer()
-        sent: list[tuple[Parcel, list[asyncio.Future[Any]]]] = []
-        failed: list[tuple[Parcel, BaseException]] = []
-        for parcel in parcels:
-            try:
-                sent.append((parcel, await _send(producer, parcel)))
-            except Exception as exc:  # refused before it left (e.g. larger than max_request_size)
-                failed.append((parcel, exc))
-        for parcel, futures in sent:
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            errors = [r for r in results if isinstance(r, BaseException)]
-            if errors:
-                failed.append((parcel, errors[0]))
-        return failed
+
+@dataclass(slots=True)
+class Sent:
+    """Records handed to the producer, with their delivery futures, not yet acknowledged."""
+
+    started: float
+    futures: list[tuple[Parcel, list[asyncio.Future[Any]]]] = field(default_factory=list)
+    failed: list[tuple[Parcel, BaseException]] = field(default_factory=list)
+
+
+async def _refused(
+    futures: list[tuple[Parcel, list[asyncio.Future[Any]]]],
+) -> list[tuple[Parcel, BaseException]]:
+    failed: list[tuple[Parcel, BaseException]] = []
+    for parcel, pending in futures:
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            failed.append((parcel, errors[0]))
+    return failed
 
 
 class ProduceRefused(RuntimeError):

@@ -33,6 +33,9 @@ class ChangelogStore:
     def __len__(self) -> int:
         return sum(len(part) for part in self._parts.values())
 
+    def owns(self, partition: int) -> bool:
+        return partition in self._parts
+
     def get(self, partition: int, key: str) -> bytes | None:
         part = self._parts.get(partition)
         return part.get(key) if part is not None else None
@@ -65,19 +68,31 @@ class ChangelogStore:
             self._dirty.pop(partition, None)
 
 
-def changelog_parcels(topic: str, changes: Changes) -> list[Parcel]:
+def changelog_parcels(store: ChangelogStore, changes: Changes) -> list[Parcel]:
     """The changes as one parcel per partition (one producer batch, or more when it fills),
-    for :meth:`Delivery.deliver`, which the caller awaits before it acknowledges the input
-    that produced them: the state is durable before the input is committed."""
+    for :class:`Delivery`, which the caller settles before it acknowledges the input that
+    produced them: the state is durable before the input is committed. A retried parcel
+    carries the keys' current values (a newer batch may have changed them meanwhile)."""
     return [
-        Parcel(
-            topic,
-            [(key.encode(), value, ()) for key, value in values.items()],
-            partition=partition,
-        )
+        _parcel(store, partition, {key.encode(): value for key, value in values.items()})
         for partition, values in changes.items()
         if values
     ]
+
+
+def _parcel(store: ChangelogStore, partition: int, values: dict[bytes, bytes | None]) -> Parcel:
+    def refresh() -> Parcel:
+        if not store.owns(partition):  # revoked: its new owner reads our input again
+            return Parcel(store.topic, [], partition=partition)
+        current = {key: store.get(partition, key.decode()) for key in values}
+        return _parcel(store, partition, current)
+
+    return Parcel(
+        store.topic,
+        [(key, value, ()) for key, value in values.items()],
+        partition=partition,
+        refresh=refresh,
+    )
 
 
 async def read_changelog(
