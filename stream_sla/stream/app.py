@@ -105,6 +105,7 @@ class SlaWorker:
         """The lead partitions this worker owns, each set once its state is in memory."""
         self._recovery: asyncio.Task[None] | None = None
         self._settling: asyncio.Future[None] | None = None
+        self._sweeps: set[asyncio.Future[None]] = set()
         """The previous batch's delivery, awaited before the next batch returns."""
         self._lock = asyncio.Lock()
         self._rebalancing = False
@@ -287,8 +288,13 @@ class SlaWorker:
             if not due:
                 return
             outbox = self.processor.fire(due, now)
-            await self._send(outbox)
-            await self.delivery.deliver(self._dead_letters(outbox) + self._state_parcels())
+            await self._send(outbox)  # the violations, acknowledged before their state is sent
+            sent = await self.delivery.send(self._state_parcels())
+        # No input offset waits for this state: it settles in the background (a refusal still
+        # ends the process; a crash before it lands re-sends the violations, same ids, later).
+        settling = asyncio.ensure_future(self.delivery.settle(sent))
+        self._sweeps.add(settling)
+        settling.add_done_callback(self._sweeps.discard)
 
     def complete_until(self, partition: int) -> int | None:
         """Until when every CRM record of this partition is known to be processed.
