@@ -36,6 +36,7 @@ from stream_sla.kafka_security import aiokafka_options, faust_credentials
 from stream_sla.metrics import CONSUMER_LAG, Metrics
 from stream_sla.sla.effects import Severity
 from stream_sla.stream import status
+from stream_sla.stream.objectives import PolicyTargets
 from stream_sla.stream.processor import (
     LeadProcessor,
     Outbox,
@@ -134,6 +135,7 @@ class SlaWorker:
         self.tally = MqlTally(self.tallies, policy.marketing, clock)
         self.metrics.registry.register(self.tally)
         self.metrics.registry.register(_LagCollector(self))
+        self.metrics.registry.register(PolicyTargets(policy, clock))
         self.processor = LeadProcessor(
             self.leads,
             policy,
@@ -145,6 +147,10 @@ class SlaWorker:
         self._kinds = {
             self.catalog.name(spec.name): kind for kind, spec in self.catalog.crm().items()
         }
+        for topic in self._kinds:
+            # A series at 0 from the start: a worker restarted while the CRM is silent has a
+            # rate of 0 the stall alert can see (no series at all would keep it quiet).
+            self.metrics.events_consumed.labels(topic)
         self._breaches = self.catalog.breaches
         self._warnings = self.catalog.warnings
         self._dead_letter = self.catalog.dead_letter
