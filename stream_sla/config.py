@@ -102,8 +102,11 @@ class Settings(BaseSettings):
     idle_lead_retention: DurationMs = Field(
         90 * 86_400_000, description="Evict a lead with no event for this long (e.g. 90d)."
     )
-    rep_label_limit: int = Field(
-        500, ge=1, description='Distinct reps per metric; more are counted as rep="other".'
+    known_reps: tuple[str, ...] = Field(
+        (),
+        description="Reps named in metrics (e.g. a people-directory export; env: a JSON list);"
+        ' any other owner counts in one of 16 stable buckets rep="other-NN", alike on every'
+        " worker.",
     )
     team_label_limit: int = Field(100, ge=1, description="Distinct teams per metric; then other.")
     source_label_limit: int = Field(

@@ -1,10 +1,14 @@
 """Every Prometheus metric of the worker, declared once (names per Prometheus conventions).
 
-Label values come from CRM data (team, rep, source), so reps go through
-:class:`LabelGuard`: a CRM bug that invents reps cannot mint unbounded series.
+Label values come from CRM data (team, rep, source), so they are bounded: reps by
+:class:`~stream_sla.labels.LabelBound` (known reps by name, others in stable hash buckets),
+teams and sources by :class:`LabelGuard`: a CRM bug that invents reps cannot mint unbounded
+series.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from prometheus_client import (
     CollectorRegistry,
@@ -15,6 +19,7 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
+from stream_sla.labels import LabelBound
 from stream_sla.stream.gauges import OpenLeads
 from stream_sla.stream.objectives import PolicyTargets
 from stream_sla.stream.tally import MqlTally
@@ -61,12 +66,12 @@ class Metrics:
     def __init__(
         self,
         registry: CollectorRegistry | None = None,
-        rep_limit: int = 500,
+        known_reps: Iterable[str] = (),
         team_limit: int = 100,
         source_limit: int = 100,
     ) -> None:
         self.registry = registry or CollectorRegistry()
-        self.rep = LabelGuard(rep_limit)
+        self.rep = LabelBound(known_reps)  # other reps: 16 hash buckets, alike on every worker
         self.team = LabelGuard(team_limit)
         self.source = LabelGuard(source_limit)
         r = self.registry
@@ -104,7 +109,7 @@ class Metrics:
         self.rep_rule_outcomes = Counter(
             "stream_sla_rep_rule_outcomes_total",
             "Rules settled per hand-off cycle by the rep who owned the lead (breaches per rep:"
-            ' outcome="breached"). Reps past rep_label_limit count as rep="other".',
+            ' outcome="breached"). Reps not in known_reps: rep="other-NN".',
             ["rule", "outcome", "team", "rep"],
             registry=r,
         )

@@ -86,7 +86,7 @@ class SlaWorker:
         self.settings = settings
         self.catalog = catalog or TopicCatalog.load(settings.topics_dir, settings.topic_prefix)
         self.metrics = metrics or Metrics(
-            rep_limit=settings.rep_label_limit,
+            known_reps=settings.known_reps,
             team_limit=settings.team_label_limit,
             source_limit=settings.source_label_limit,
         )

@@ -82,7 +82,7 @@ class OpenLeads(Collector):
     def __init__(
         self, rep_label: Callable[[str | None], str] = lambda rep: rep or "unknown"
     ) -> None:
-        """``rep_label`` bounds the rep label (the metrics' label guard: later reps -> other)."""
+        """``rep_label`` bounds the rep label (the metrics' rep bound: unknown reps -> other-NN)."""
         self._rep_label = rep_label
         self._leads: dict[str, tuple[int, str, tuple[int, ...], str]] = {}
         self._teams: dict[str, list[int]] = defaultdict(lambda: [0] * len(_FIELDS))

@@ -12,6 +12,7 @@ import orjson
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from stream_sla.labels import bucket_of
 from stream_sla.metrics import Metrics
 from stream_sla.policy_file import load_policy
 from stream_sla.sla.events import EventKind
@@ -65,7 +66,7 @@ def touched(lead: str, offset: int) -> tuple[EventKind, Record]:
 
 
 def test_first_touch_outcomes_breaches_and_at_risk_leads_are_counted_per_rep() -> None:
-    metrics = Metrics(rep_limit=2)
+    metrics = Metrics(known_reps=["ana", "bo"])
     clock = [T0 + 11 * 60_000]
     processor = LeadProcessor(
         ChangelogStore("lead-state"), Policy(), metrics, clock=lambda: clock[0]
@@ -75,7 +76,7 @@ def test_first_touch_outcomes_breaches_and_at_risk_leads_are_counted_per_rep() -
             handed("L-1", "ana", 0),
             touched("L-1", 1),  # ana: first touch met in 10 minutes
             handed("L-2", "bo", 2),  # bo: never touched
-            handed("L-3", "cy", 3),  # a third rep past rep_limit=2: counted as other
+            handed("L-3", "cy", 3),  # not a known rep: a stable bucket
         ]
     )
     processor.fire(processor.index.pop_due(T0 + 50 * 60_000), T0 + 50 * 60_000)  # warnings
@@ -83,7 +84,7 @@ def test_first_touch_outcomes_breaches_and_at_risk_leads_are_counted_per_rep() -
     assert at_risk == {
         (("rep", "ana"), ("team", "smb-east")): 0.0,
         (("rep", "bo"), ("team", "smb-east")): 1.0,
-        (("rep", "other"), ("team", "smb-east")): 1.0,
+        (("rep", bucket_of("cy")), ("team", "smb-east")): 1.0,
     }
     processor.fire(processor.index.pop_due(T0 + 2 * HOUR), T0 + 2 * HOUR)  # breaches
     outcomes = samples(metrics.registry, "stream_sla_rep_rule_outcomes_total")
@@ -92,7 +93,11 @@ def test_first_touch_outcomes_breaches_and_at_risk_leads_are_counted_per_rep() -
         for k, v in outcomes.items()
         if dict(k)["rule"] == "first_touch"
     }
-    assert first_touch == {("ana", "met"): 1.0, ("bo", "breached"): 1.0, ("other", "breached"): 1.0}
+    assert first_touch == {
+        ("ana", "met"): 1.0,
+        ("bo", "breached"): 1.0,
+        ("other-03", "breached"): 1.0,
+    }
     breached = samples(metrics.registry, "stream_sla_rep_leads_breached")
     assert breached[(("rep", "bo"), ("team", "smb-east"))] == 1.0
 
