@@ -104,6 +104,33 @@ def _parser() -> argparse.ArgumentParser:
     metrics.add_argument("action", choices=["reference"])
     metrics.set_defaults(run=lambda _: print(metrics_reference()))
 
+    slo = command(
+        "slo",
+        "Print Prometheus recording rules and burn-rate alerts for the policy's objectives.",
+    )
+    slo.add_argument("--policy", type=Path, help="policy YAML (default: settings/built-in)")
+    slo.add_argument(
+        "--format",
+        choices=["rules", "prometheusrule"],
+        default="rules",
+        help="a rules file for rule_files:, or a PrometheusRule manifest (Prometheus Operator)",
+    )
+    slo.add_argument(
+        "--include",
+        type=Path,
+        action="append",
+        default=[],
+        help="rules file whose groups go first in the PrometheusRule (the hand-written rules)",
+    )
+    slo.add_argument(
+        "--min-outcomes",
+        type=int,
+        default=None,
+        help="settled leads a long window needs before an alert may fire (default 10)",
+    )
+    slo.add_argument("--output", type=Path, help="write here instead of stdout")
+    slo.set_defaults(run=_slo)
+
     config = command("config", "Print the settings reference (markdown) or the effective values.")
     config.add_argument("action", choices=["reference", "show"])
     config.set_defaults(run=_config)
@@ -312,6 +339,27 @@ def _replay(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(orjson.dumps(built, option=orjson.OPT_INDENT_2) + b"\n")
     else:
         print(report.render_text(built))
+    return 0
+
+
+def _slo(args: argparse.Namespace) -> int:
+    import yaml
+
+    from stream_sla import slo
+    from stream_sla.policy_file import load_policy
+
+    policy = load_policy(args.policy) if args.policy else _settings(args).policy()
+    source = str(args.policy) if args.policy else "the built-in policy"
+    minimum = slo.DEFAULT_MIN_OUTCOMES if args.min_outcomes is None else args.min_outcomes
+    if args.format == "rules":
+        text = slo.rules_file(policy, source, minimum)
+    else:
+        groups = [g for path in args.include for g in yaml.safe_load(path.read_text())["groups"]]
+        text = slo.prometheus_rule(policy, source, minimum, groups)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
     return 0
 
 

@@ -29,7 +29,10 @@ from stream_sla.sla.events import EventKind
 from .harness import Harness, WorkerProcess, free_port, now_ms
 
 ROOT = Path(__file__).resolve().parents[2]
-RULES = ROOT / "deploy" / "prometheus" / "stream-sla.rules.yml"
+RULE_FILES = [
+    ROOT / "deploy" / "prometheus" / "stream-sla.rules.yml",
+    ROOT / "deploy" / "prometheus" / "stream-sla.slo.rules.yml",
+]
 GRAFANA_VARIABLES = {
     "$__rate_interval": "1m",
     "$__interval": "15s",
@@ -70,7 +73,7 @@ def prometheus(worker: WorkerProcess, tmp_path: Path) -> Iterator[Prometheus]:
     assert binary, "prometheus is missing: `make install` (deploy/tools.sh) installs it"
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(RULES)],
+        "rule_files": [str(path) for path in RULE_FILES],
         "scrape_configs": [
             {
                 "job_name": "stream-sla",
@@ -109,7 +112,7 @@ def prometheus(worker: WorkerProcess, tmp_path: Path) -> Iterator[Prometheus]:
 
 
 def recording_rules() -> list[str]:
-    groups = yaml.safe_load(RULES.read_text())["groups"]
+    groups = [g for path in RULE_FILES for g in yaml.safe_load(path.read_text())["groups"]]
     return [rule["record"] for group in groups for rule in group["rules"] if "record" in rule]
 
 

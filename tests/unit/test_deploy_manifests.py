@@ -33,6 +33,10 @@ def k8s_documents() -> list[tuple[str, dict[str, Any]]]:
 @pytest.mark.parametrize("name_and_doc", k8s_documents(), ids=lambda nd: f"{nd[0]}:{nd[1]['kind']}")
 def test_kubernetes_manifest_is_valid(name_and_doc: tuple[str, dict[str, Any]]) -> None:
     _, doc = name_and_doc
+    if doc["kind"] == "PrometheusRule":
+        groups = doc["spec"]["groups"]
+        assert {g["name"] for g in groups} >= {"stream-sla.alerts", "stream-sla.slo.alerts"}
+        return
     if doc["apiVersion"].startswith("monitoring.coreos.com/"):
         endpoint = doc["spec"]["podMetricsEndpoints"][0]
         assert (endpoint["port"], endpoint["path"]) == ("web", "/metrics")
