@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     source_label_limit: int = Field(
         100, ge=1, description="Distinct lead sources per metric; then other."
     )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Worker logs: text for people, json for a log pipeline (one object a line,"
+        " with lead_id / topic / partition / offset fields where a message has them).",
+    )
     tick_interval_seconds: float = Field(
         0.25, gt=0, le=10, description="How often due deadlines are looked for."
     )

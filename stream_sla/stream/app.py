@@ -345,6 +345,7 @@ class SlaWorker:
             sum(len(leads[p]) for p in partitions),
             len(self.processor.index),
             asyncio.get_running_loop().time() - started,
+            extra={"partitions": sorted(partitions)},
         )
 
     async def _on_revoked(self, app: Any, revoked: set[TP], **_: Any) -> None:

@@ -40,6 +40,7 @@ GRAFANA_VARIABLES = {
     "$team": ".*",
     "$source": ".*",
     "$segment": ".*",
+    "$rep": ".*",
 }
 
 
@@ -62,7 +63,7 @@ class Prometheus:
 
 @pytest.fixture
 def worker(harness: Harness) -> WorkerProcess:
-    w = harness.start_worker("w1", first_touch_within="3s")
+    w = harness.start_worker("w1", first_touch_within="3s", log_format="json")
     w.wait_ready()
     return w
 
@@ -166,3 +167,12 @@ async def test_every_recording_rule_and_dashboard_query_returns_data(
         except urllib.error.HTTPError as error:
             failures.append(f"{dashboard} / {title}: {error.read().decode()[:200]}")
     assert not failures, "\n".join(failures)
+
+
+def test_a_worker_with_json_logs_writes_one_object_a_line(worker: WorkerProcess) -> None:
+    """The worker above runs with log_format json: its whole output is JSON objects."""
+    lines = [line for line in worker.log_path.read_text().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # a non-JSON line fails here
+    assert all({"time", "level", "logger", "message"} <= set(e) for e in entries), entries[:3]
+    recovered = [e for e in entries if e["message"].startswith("recovered partitions")]
+    assert recovered and isinstance(recovered[0]["partitions"], list), entries[-10:]
