@@ -169,8 +169,22 @@ async def test_every_recording_rule_and_dashboard_query_returns_data(
     assert not failures, "\n".join(failures)
 
 
-def test_a_worker_with_json_logs_writes_one_object_a_line(worker: WorkerProcess) -> None:
-    """The worker above runs with log_format json: its whole output is JSON objects."""
+def test_a_fresh_worker_exports_zero_consumed_series_and_targets_and_logs_json(
+    harness: Harness, worker: WorkerProcess
+) -> None:
+    """Before any CRM event: a consumed series at 0 per CRM topic (so the stall alert sees a
+    worker restarted while the CRM is silent), the policy's targets, business hours open (the
+    built-in policy has no calendar); and, run with log_format json, only JSON lines."""
+    metrics = worker.metrics()
+    for spec in harness.catalog.crm().values():
+        topic = harness.catalog.name(spec.name)
+        assert metrics.get("stream_sla_events_consumed_total", topic=topic) == 0.0, topic
+    target = metrics.get(
+        "stream_sla_rule_target_seconds", rule="first_touch", policy_segment="default"
+    )
+    assert target == 3.0  # the harness' first_touch_within=3s
+    assert metrics.get("stream_sla_business_hours_open") == 1.0
+
     lines = [line for line in worker.log_path.read_text().splitlines() if line.strip()]
     entries = [json.loads(line) for line in lines]  # a non-JSON line fails here
     assert all({"time", "level", "logger", "message"} <= set(e) for e in entries), entries[:3]

@@ -12,11 +12,13 @@ import orjson
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from stream_sla.labels import bucket_of
+from stream_sla.labels import LabelBound, bucket_of
 from stream_sla.metrics import Metrics
 from stream_sla.policy_file import load_policy
 from stream_sla.sla.events import EventKind
 from stream_sla.sla.policy import Policy
+from stream_sla.sla.snapshot import load_header
+from stream_sla.stream.gauges import OpenLeads
 from stream_sla.stream.objectives import PolicyTargets, business_hours_open
 from stream_sla.stream.processor import LeadProcessor, Record
 from stream_sla.stream.store import ChangelogStore
@@ -148,3 +150,14 @@ def test_business_hours_follow_the_policy_calendars_in_their_own_time_zone() -> 
     registry = CollectorRegistry()
     registry.register(PolicyTargets(policy, lambda: T0 - 60_000))
     assert samples(registry, "stream_sla_business_hours_open") == {(): 0.0}
+
+
+def test_a_summary_written_before_owners_were_kept_still_loads() -> None:
+    """Changelogs written by the previous release hold six-field summaries."""
+    old = orjson.dumps([2, 123, ["smb-east", True, False, 0, False, False], None, [], [], [], []])
+    wake, summary = load_header(old)
+    assert wake == 123 and summary is not None
+    assert (summary.team, summary.owner) == ("smb-east", None)
+    leads = OpenLeads(LabelBound(["ana"]))
+    leads.update("L-1", 0, summary)
+    assert leads.rep_totals() == {("smb-east", "unknown"): {"open": 1, "at_risk": 0, "breached": 0}}
