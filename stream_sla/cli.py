@@ -381,8 +381,12 @@ def _slo(args: argparse.Namespace) -> int:
     from stream_sla import slo
     from stream_sla.policy_file import load_policy
 
-    policy = load_policy(args.policy) if args.policy else _settings(args).policy()
-    source = str(args.policy) if args.policy else "the built-in policy"
+    if args.policy:
+        policy, source = load_policy(args.policy), str(args.policy)
+    else:
+        settings = _settings(args)
+        policy = settings.policy()
+        source = str(settings.policy_file or "the built-in policy")
     minimum = slo.DEFAULT_MIN_OUTCOMES if args.min_outcomes is None else args.min_outcomes
     if args.format == "rules":
         text = slo.rules_file(policy, source, minimum)

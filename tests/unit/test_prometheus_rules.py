@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,29 @@ def test_committed_slo_rules_are_what_stream_sla_slo_makes() -> None:
         "stale: stream-sla slo --policy policies/default.yaml --format prometheusrule"
         " --include deploy/prometheus/stream-sla.rules.yml --output deploy/k8s/prometheusrule.yaml"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "committed"),
+    [
+        ([], "deploy/prometheus/stream-sla.slo.rules.yml"),
+        (
+            ["--format", "prometheusrule", "--include", "deploy/prometheus/stream-sla.rules.yml"],
+            "deploy/k8s/prometheusrule.yaml",
+        ),
+    ],
+    ids=["rules-file", "prometheusrule"],
+)
+def test_the_readme_commands_make_the_committed_files(args: list[str], committed: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "stream_sla.cli", "slo", "--policy", "policies/default.yaml", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (ROOT / committed).read_text()
 
 
 def test_seed_defaults_give_one_page_and_one_ticket_alert_per_rule() -> None:
