@@ -98,7 +98,7 @@ def test_first_touch_outcomes_breaches_and_at_risk_leads_are_counted_per_rep() -
     assert first_touch == {
         ("ana", "met"): 1.0,
         ("bo", "breached"): 1.0,
-        ("other-03", "breached"): 1.0,
+        (bucket_of("cy"), "breached"): 1.0,
     }
     breached = samples(metrics.registry, "stream_sla_rep_leads_breached")
     assert breached[(("rep", "bo"), ("team", "smb-east"))] == 1.0
