@@ -6,9 +6,14 @@ byte for byte what this script makes, and tests/integration/test_prometheus_quer
 evaluates every query (``panel_queries()``) against a real Prometheus scraping a real worker.
 
 Invariants kept here, checked by the tests:
-- queries use only ``$team``, ``$source``, ``$segment`` (always as ``label=~"$label"``),
-  ``$__rate_interval``, ``$__range`` and ``$__interval`` (always as ``[$__range]``); a
-  dashboard declares exactly the variables its queries use;
+- every query and variable reads the ``${datasource}`` variable (``__inputs`` asks for it on
+  import), so the dashboards work in any Grafana, not only with our provisioned uid;
+- queries use only ``$team``, ``$source``, ``$segment``, ``$rep`` (always as
+  ``label=~"$label"``, and only on metrics that carry that label), ``$__rate_interval``,
+  ``$__range`` and ``$__interval`` (always as ``[$__range]``); a dashboard declares exactly the
+  variables its queries use;
+- target lines come from the policy's gauges (``stream_sla_rule_target_seconds``,
+  ``stream_sla_compliance_objective``), one per policy segment, not from constants;
 - heavy queries read the recording rules of deploy/prometheus/stream-sla.rules.yml;
 - the output is deterministic: fixed uids, panel ids numbered in order, sorted keys.
 """
@@ -56,25 +61,33 @@ from grafana_foundation_sdk.models.dashboard import (
     DynamicConfigValue,
     Threshold,
     ThresholdsMode,
+    VariableOption,
     VariableRefresh,
     VariableSort,
 )
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 OUT = Path(__file__).resolve().parent / "dashboards"
-DS = DataSourceRef(type_val="prometheus", uid="prometheus")
+DS = DataSourceRef(type_val="prometheus", uid="${datasource}")
+DS_JSON = {"type": "prometheus", "uid": "${datasource}"}
+DS_INPUT = "DS_PROMETHEUS"
+"""The import prompt's name for the Prometheus to use: the datasource variable's default."""
 
 FIRST_TOUCH_TARGET_S = 3600
-"""Follow up within one hour: almost 7x as likely to reach a decision maker."""
+"""Follow up within one hour: almost 7x as likely to reach a decision maker (the benchmark
+behind the 'within 1 hour' stat; the policy's own targets come from its gauges)."""
 ATTEMPTS_TARGET = 6
-"""Six attempts per unconnected lead is the textbook ideal."""
+"""Six attempts per unconnected lead is the textbook ideal (an ideal, not a policy target)."""
 COMPLIANCE_WARN, COMPLIANCE_TARGET = 0.9, 0.95
+"""Colour steps of compliance stats; the policy's objectives are drawn as lines."""
+FIRST_TOUCH_TARGETS = 'max by (policy_segment) (stream_sla_rule_target_seconds{rule="first_touch"})'
 PACING_LOW, PACING_HIGH = 0.9, 1.1
 """Missing or over-delivering the MQL goal by about 10% in a month is normal."""
 
 TEAM = 'team=~"$team"'
 SOURCE = 'source=~"$source"'
 SEGMENT = 'segment=~"$segment"'
+REP = 'rep=~"$rep"'
 LEAD = f"{TEAM}, {SOURCE}, {SEGMENT}"
 
 Panel = timeseries.Panel | stat.Panel | gauge.Panel | bargauge.Panel | table.Panel | dashboard.Row
@@ -143,6 +156,21 @@ def target_line(
     """Draws the thresholds as dashed lines: the target the series is read against."""
     return panel.thresholds(thresholds).thresholds_style(
         common.GraphThresholdsStyleConfig().mode(GraphThresholdsStyleMode.DASHED)
+    )
+
+
+def policy_line(panel: timeseries.Panel, pattern: str) -> timeseries.Panel:
+    """Series whose name matches ``pattern`` (the policy's targets) as dashed red lines."""
+    return panel.override_by_regexp(
+        pattern,
+        override(
+            "",
+            color={"mode": "fixed", "fixedColor": "red"},
+            custom__drawStyle="line",
+            custom__fillOpacity=0,
+            custom__lineWidth=2,
+            custom__lineStyle={"fill": "dash", "dash": [10, 10]},
+        )[1],
     )
 
 
@@ -261,11 +289,43 @@ def grid(
     )
 
 
+def compliance_matrix(title: str, description: str, rows: str) -> table.Panel:
+    """One row per ``rows`` label value, one coloured column per rule (met / settled)."""
+    return (
+        table.Panel()
+        .title(title)
+        .description(description)
+        .with_transformation(
+            DataTransformerConfig(
+                id_val="groupingToMatrix",
+                options={"columnField": "rule", "rowField": rows, "valueField": "Value"},
+            )
+        )
+        .unit("percentunit")
+        .thresholds(compliance_steps())
+        .override_by_regexp(
+            f"^(?!{rows}).*", override("", custom__cellOptions={"type": "color-background"})[1]
+        )
+        .span(12)
+        .height(8)
+    )
+
+
 def row(title: str) -> dashboard.Row:
     return dashboard.Row(title)
 
 
 # --- dashboards ----------------------------------------------------------------------------
+
+
+def datasource_variable() -> dashboard.DatasourceVariable:
+    """Which Prometheus to read: any of the Grafana's; import fills in the one chosen."""
+    return (
+        dashboard.DatasourceVariable("datasource")
+        .label("Data source")
+        .type("prometheus")
+        .current(VariableOption(text=f"${{{DS_INPUT}}}", value=f"${{{DS_INPUT}}}", selected=True))
+    )
 
 
 def variable(name: str, label: str, metric: str) -> dashboard.QueryVariable:
@@ -308,6 +368,7 @@ def board(
             .keep_time(False)
         )
     )
+    built = built.with_variable(datasource_variable())
     for var in variables:
         built = built.with_variable(var)
     for panel in panels:
@@ -329,6 +390,8 @@ def sales() -> dashboard.Dashboard:
     attempts = f"team:stream_sla_unconnected_attempts:avg{{{TEAM}}}"
     outcomes = "stream_sla_rule_outcomes_total"
     rep_first_touch = "stream_sla_rep_first_touch_seconds"
+    rep_outcomes = "stream_sla_rep_rule_outcomes_total"
+    by_rep = f"{TEAM}, {REP}"
     panels: list[Panel] = [
         row("Speed to lead: hand-off to first attempt"),
         single(
@@ -350,38 +413,46 @@ def sales() -> dashboard.Dashboard:
         single(
             "Open leads awaiting first touch", "Open leads with no contact attempt yet, now."
         ).with_target(now(f"sum(stream_sla_leads_awaiting_first_touch{{{TEAM}}})")),
-        target_line(
+        policy_line(
             bars(
-                "Mean first touch per day vs the 1-hour target",
-                f"{hint} Mean of each day (UTC) per team; the dashed line is the target.",
+                "Mean first touch per day vs the policy's targets",
+                f"{hint} Mean of each day (UTC) per team; the dashed lines are the policy's"
+                " first-touch targets, one per policy segment.",
                 "1d",
                 "s",
             ),
-            above_is_bad(FIRST_TOUCH_TARGET_S),
-        ).with_target(series(f"team:stream_sla_first_touch_seconds:mean_1d{{{TEAM}}}", "{{team}}")),
-        target_line(
+            "^target ",
+        )
+        .with_target(series(f"team:stream_sla_first_touch_seconds:mean_1d{{{TEAM}}}", "{{team}}"))
+        .with_target(series(FIRST_TOUCH_TARGETS, "target {{policy_segment}}", "B")),
+        policy_line(
             bars(
-                "Mean first touch per week vs the 1-hour target",
-                f"{hint} Mean of each 7-day step per team; the dashed line is the target.",
+                "Mean first touch per week vs the policy's targets",
+                f"{hint} Mean of each 7-day step per team; the dashed lines are the policy's"
+                " first-touch targets, one per policy segment.",
                 "7d",
                 "s",
             ),
-            above_is_bad(FIRST_TOUCH_TARGET_S),
-        ).with_target(series(f"team:stream_sla_first_touch_seconds:mean_7d{{{TEAM}}}", "{{team}}")),
-        target_line(
+            "^target ",
+        )
+        .with_target(series(f"team:stream_sla_first_touch_seconds:mean_7d{{{TEAM}}}", "{{team}}"))
+        .with_target(series(FIRST_TOUCH_TARGETS, "target {{policy_segment}}", "B")),
+        policy_line(
             graph(
                 "First touch p50 and p90 by team (trailing hour)",
-                f"{hint} Half / nine in ten of the last hour's first touches took at most this.",
+                f"{hint} Half / nine in ten of the last hour's first touches took at most this;"
+                " dashed: the policy's targets.",
                 "s",
             ),
-            above_is_bad(FIRST_TOUCH_TARGET_S),
+            "^target ",
         )
         .with_target(
             series(f"team:stream_sla_first_touch_seconds:p50_1h{{{TEAM}}}", "p50 {{team}}")
         )
         .with_target(
             series(f"team:stream_sla_first_touch_seconds:p90_1h{{{TEAM}}}", "p90 {{team}}", "B")
-        ),
+        )
+        .with_target(series(FIRST_TOUCH_TARGETS, "target {{policy_segment}}", "C")),
         ranking(
             "First touch p90 by source and segment",
             f"{hint} 90th percentile over the selected range (from the histogram buckets).",
@@ -443,32 +514,61 @@ def sales() -> dashboard.Dashboard:
                 "{{rule}}",
             )
         ),
-        table.Panel()
-        .title("Compliance by team and rule (trailing 7 days)")
-        .description("Which team is out of compliance, rule by rule (met / (met + breached)).")
-        .with_transformation(
-            DataTransformerConfig(
-                id_val="groupingToMatrix",
-                options={"columnField": "rule", "rowField": "team", "valueField": "Value"},
-            )
-        )
-        .unit("percentunit")
-        .thresholds(compliance_steps())
-        .override_by_regexp(
-            "^(?!team).*", override("", custom__cellOptions={"type": "color-background"})[1]
-        )
-        .span(12)
-        .height(8)
-        .with_target(now(f"rule_team:stream_sla_compliance:ratio_7d{{{TEAM}}}", rows=True)),
-        target_line(
+        compliance_matrix(
+            "Compliance by team and rule (trailing 7 days)",
+            "Which team is out of compliance, rule by rule (met / (met + breached)).",
+            "team",
+        ).with_target(now(f"rule_team:stream_sla_compliance:ratio_7d{{{TEAM}}}", rows=True)),
+        policy_line(
             graph(
                 "Compliance per rule and team (trailing day)",
-                "Met / (met + breached) over the trailing 24 hours; dashed lines at 90% and 95%.",
+                "Met / (met + breached) over the trailing 24 hours; dashed: the policy's"
+                " compliance objective per rule (the lowest of its segments).",
                 "percentunit",
             ).max(1),
-            compliance_steps(),
-        ).with_target(
+            "^objective ",
+        )
+        .with_target(
             series(f"rule_team:stream_sla_compliance:ratio_1d{{{TEAM}}}", "{{rule}} · {{team}}")
+        )
+        .with_target(
+            series("min by (rule) (stream_sla_compliance_objective)", "objective {{rule}}", "B")
+        ),
+        policy_line(
+            graph(
+                "Compliance per rule and policy segment (28 days) vs objective",
+                "The SLO view: met / (met + breached) over the trailing 28 days per rule and"
+                " policy segment (the burn-rate alerts' window); dashed: each one's objective.",
+                "percentunit",
+            ).max(1),
+            "^objective ",
+        )
+        .with_target(
+            series(
+                "policy_segment_rule:stream_sla_compliance:ratio_28d",
+                "{{rule}} · {{policy_segment}}",
+            )
+        )
+        .with_target(
+            series(
+                "max by (rule, policy_segment) (stream_sla_compliance_objective)",
+                "objective {{rule}} · {{policy_segment}}",
+                "B",
+            )
+        ),
+        graph(
+            "Error budget left (28 days)",
+            "Share of each rule and policy segment's 28-day error budget (1 - objective) not"
+            " yet spent; below 0 the objective is missed. The burn-rate alerts page or open a"
+            " ticket when it goes fast.",
+            "percentunit",
+        )
+        .thresholds(steps("red", (0, "yellow"), (0.5, "green")))
+        .with_target(
+            series(
+                "policy_segment_rule:stream_sla_error_budget:remaining_28d",
+                "{{rule}} · {{policy_segment}}",
+            )
         ),
         row("Out of compliance"),
         graph(
@@ -505,6 +605,61 @@ def sales() -> dashboard.Dashboard:
                 "{{rule}} · {{team}}",
             )
         ),
+        row("Accountability: per rep"),
+        compliance_matrix(
+            "Compliance by rep and rule",
+            "Which rep is out of compliance, rule by rule: met / (met + breached) over the"
+            " selected range for the leads each rep owned. Reps not in known_reps are grouped"
+            " in stable buckets other-NN.",
+            "rep",
+        ).with_target(
+            now(
+                f'sum by (rep, rule) (increase({rep_outcomes}{{outcome="met", {TEAM}, {REP}}}'
+                "[$__range])) / sum by (rep, rule) (increase("
+                f'{rep_outcomes}{{outcome=~"met|breached", {TEAM}, {REP}}}[$__range]))',
+                rows=True,
+            )
+        ),
+        grid(
+            "Breaches and at-risk leads by rep",
+            "Breaches over the selected range (all rules) and open leads at risk or breached"
+            " now, per rep.",
+            ["team", "rep"],
+            {"A": "Breaches", "B": "At risk now", "C": "Breached now", "D": "Open now"},
+            "Breaches",
+        ).targets(
+            [
+                now(
+                    f"sum by (team, rep) (increase({rep_outcomes}"
+                    f'{{outcome="breached", {TEAM}, {REP}}}[$__range]))',
+                    rows=True,
+                ),
+                now(
+                    f"sum by (team, rep) (stream_sla_rep_leads_at_risk{{{TEAM}, {REP}}})",
+                    ref="B",
+                    rows=True,
+                ),
+                now(
+                    f"sum by (team, rep) (stream_sla_rep_leads_breached{{{TEAM}, {REP}}})",
+                    ref="C",
+                    rows=True,
+                ),
+                now(
+                    f"sum by (team, rep) (stream_sla_rep_open_leads{{{TEAM}, {REP}}})",
+                    ref="D",
+                    rows=True,
+                ),
+            ]
+        ),
+        graph(
+            "At-risk open leads by rep",
+            "Open leads warned before a breach, per rep: whose queue needs help now.",
+        ).with_target(
+            series(
+                f"sum by (team, rep) (stream_sla_rep_leads_at_risk{{{TEAM}, {REP}}})",
+                "{{rep}} · {{team}}",
+            )
+        ),
         row("Leaderboard: this month"),
         grid(
             "Leaderboard: reps this month",
@@ -518,18 +673,18 @@ def sales() -> dashboard.Dashboard:
         .targets(
             [
                 now(
-                    f"sum by (team, rep) (increase(stream_sla_points_total{{{TEAM}}}[$__range]))",
+                    f"sum by (team, rep) (increase(stream_sla_points_total{{{by_rep}}}[$__range]))",
                     rows=True,
                 ),
                 now(
-                    f"sum by (team, rep) (increase({rep_first_touch}_sum{{{TEAM}}}[$__range]))"
+                    f"sum by (team, rep) (increase({rep_first_touch}_sum{{{by_rep}}}[$__range]))"
                     " / sum by (team, rep)"
-                    f" (increase({rep_first_touch}_count{{{TEAM}}}[$__range]))",
+                    f" (increase({rep_first_touch}_count{{{by_rep}}}[$__range]))",
                     ref="B",
                     rows=True,
                 ),
                 now(
-                    f"sum by (team, rep) (increase({rep_first_touch}_count{{{TEAM}}}[$__range]))",
+                    f"sum by (team, rep) (increase({rep_first_touch}_count{{{by_rep}}}[$__range]))",
                     ref="C",
                     rows=True,
                 ),
@@ -557,6 +712,7 @@ def sales() -> dashboard.Dashboard:
             variable("team", "Team", "stream_sla_open_leads"),
             variable("source", "Source", "stream_sla_first_touch_seconds_count"),
             variable("segment", "Segment", "stream_sla_first_touch_seconds_count"),
+            variable("rep", "Rep", "stream_sla_rep_rule_outcomes_total"),
         ],
         panels,
     )
@@ -799,11 +955,28 @@ DASHBOARDS: dict[str, Callable[[], dashboard.Dashboard]] = {
 }
 
 
+IMPORT_INPUTS = [
+    {
+        "name": DS_INPUT,
+        "label": "Prometheus",
+        "description": "The Prometheus that scrapes the stream-sla workers.",
+        "type": "datasource",
+        "pluginId": "prometheus",
+        "pluginName": "Prometheus",
+    }
+]
+"""Grafana's import asks for these; provisioning ignores them (the variable then takes the
+default Prometheus)."""
+
+
 def render(name: str) -> str:
     built = DASHBOARDS[name]().build()
     encoded: dict[str, Any] = json.loads(JSONEncoder(sort_keys=True).encode(built))
+    encoded["__inputs"] = IMPORT_INPUTS
     for number, panel in enumerate(encoded["panels"], 1):
         panel["id"] = number
+        if panel["type"] != "row":
+            panel["datasource"] = DS_JSON
     return json.dumps(encoded, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

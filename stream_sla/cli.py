@@ -37,9 +37,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("stream-sla")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stream-sla", description=__doc__)
     parser.set_defaults(run=lambda _: parser.print_help())
+    parser.add_argument("--version", action="version", version=f"stream-sla {_version()}")
     sub = parser.add_subparsers(metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -49,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
 
     worker = command("worker", "Run the SLA worker (Faust) until SIGTERM/Ctrl-C.")
     worker.add_argument("--loglevel", default="info")
+    worker.add_argument(
+        "--log-format", choices=["text", "json"], help="overrides the log_format setting"
+    )
     worker.set_defaults(run=_worker)
 
     topics = command("topics", "Create the topics of topics/ on the broker (idempotent).")
@@ -104,6 +117,33 @@ def _parser() -> argparse.ArgumentParser:
     metrics.add_argument("action", choices=["reference"])
     metrics.set_defaults(run=lambda _: print(metrics_reference()))
 
+    slo = command(
+        "slo",
+        "Print Prometheus recording rules and burn-rate alerts for the policy's objectives.",
+    )
+    slo.add_argument("--policy", type=Path, help="policy YAML (default: settings/built-in)")
+    slo.add_argument(
+        "--format",
+        choices=["rules", "prometheusrule"],
+        default="rules",
+        help="a rules file for rule_files:, or a PrometheusRule manifest (Prometheus Operator)",
+    )
+    slo.add_argument(
+        "--include",
+        type=Path,
+        action="append",
+        default=[],
+        help="rules file whose groups go first in the PrometheusRule (the hand-written rules)",
+    )
+    slo.add_argument(
+        "--min-outcomes",
+        type=int,
+        default=None,
+        help="settled leads a long window needs before an alert may fire (default 10)",
+    )
+    slo.add_argument("--output", type=Path, help="write here instead of stdout")
+    slo.set_defaults(run=_slo)
+
     config = command("config", "Print the settings reference (markdown) or the effective values.")
     config.add_argument("action", choices=["reference", "show"])
     config.set_defaults(run=_config)
@@ -119,9 +159,12 @@ def _worker(args: argparse.Namespace) -> int:
 
     from stream_sla.admin import create_topics
     from stream_sla.kafka_security import aiokafka_options
+    from stream_sla.logs import logging_config
     from stream_sla.stream.app import SlaWorker
 
     settings = _settings(args)
+    log_format = args.log_format or settings.log_format
+    say = _say_json if log_format == "json" else _say_text
     sla = SlaWorker(settings)
     # The state changelogs must exist before the first recovery reads them; creating what is
     # missing is idempotent (a topics Job or `stream-sla topics create` usually did it already).
@@ -136,14 +179,31 @@ def _worker(args: argparse.Namespace) -> int:
     finally:
         loop.close()
     for name in report.created:
-        print(f"created topic {name}", flush=True)
-    print(
-        f"stream-sla worker: brokers {settings.kafka_bootstrap_servers},"
-        f" metrics http://{settings.web_host}:{settings.web_port}/metrics",
-        flush=True,
+        say(f"created topic {name}")
+    say(
+        f"stream-sla {_version()} worker: brokers {settings.kafka_bootstrap_servers},"
+        f" metrics http://{settings.web_host}:{settings.web_port}/metrics"
     )
-    Worker(sla.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
+    Worker(
+        sla.app,
+        loglevel=args.loglevel,
+        quiet=True,
+        logging_config=logging_config(log_format, args.loglevel),
+    ).execute_from_commandline()
     return 0
+
+
+def _say_text(message: str) -> None:
+    print(message, flush=True)
+
+
+def _say_json(message: str) -> None:
+    import logging
+
+    from stream_sla.logs import JsonFormatter
+
+    record = logging.LogRecord("stream_sla.cli", logging.INFO, __file__, 0, message, None, None)
+    print(JsonFormatter().format(record), file=sys.stderr, flush=True)
 
 
 def _topics(args: argparse.Namespace) -> int:
@@ -315,6 +375,31 @@ def _replay(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(orjson.dumps(built, option=orjson.OPT_INDENT_2) + b"\n")
     else:
         print(report.render_text(built))
+    return 0
+
+
+def _slo(args: argparse.Namespace) -> int:
+    import yaml
+
+    from stream_sla import slo
+    from stream_sla.policy_file import load_policy
+
+    if args.policy:
+        policy, source = load_policy(args.policy), str(args.policy)
+    else:
+        settings = _settings(args)
+        policy = settings.policy()
+        source = str(settings.policy_file or "the built-in policy")
+    minimum = slo.DEFAULT_MIN_OUTCOMES if args.min_outcomes is None else args.min_outcomes
+    if args.format == "rules":
+        text = slo.rules_file(policy, source, minimum)
+    else:
+        groups = [g for path in args.include for g in yaml.safe_load(path.read_text())["groups"]]
+        text = slo.prometheus_rule(policy, source, minimum, groups)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
     return 0
 
 

@@ -152,6 +152,11 @@ class Settings(BaseSettings):
         description="Hash buckets per CRM label (team, rep, source, segment) for values the"
         " policy or the known_* lists do not name: bounds /metrics whatever the CRM sends.",
     )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Worker logs: text for people, json for a log pipeline (one object a line,"
+        " with lead_id / topic / partition / offset fields where a message has them).",
+    )
     tick_interval_seconds: float = Field(
         0.25, gt=0, le=10, description="How often due deadlines are looked for."
     )

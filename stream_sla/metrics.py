@@ -23,6 +23,7 @@ from prometheus_client import (
 from stream_sla.labels import LabelBound
 from stream_sla.sla.policy import Policy
 from stream_sla.stream.gauges import OpenLeads
+from stream_sla.stream.objectives import PolicyTargets
 from stream_sla.stream.tally import MqlTally
 
 # `_created` series double the sample count and no dashboard or alert here reads them.
@@ -135,9 +136,16 @@ class Metrics:
         )
         self.rule_outcomes = Counter(
             "stream_sla_rule_outcomes_total",
-            "Rules settled per hand-off cycle: met, breached or stopped (closed before due)."
-            " Compliance = met / (met + breached).",
-            ["rule", "outcome", "team"],
+            "Rules settled per hand-off cycle: met, breached or stopped (closed before due),"
+            " by the policy segment whose targets applied. Compliance = met / (met + breached).",
+            ["rule", "outcome", "team", "policy_segment"],
+            registry=r,
+        )
+        self.rep_rule_outcomes = Counter(
+            "stream_sla_rep_rule_outcomes_total",
+            "Rules settled per hand-off cycle by the rep who owned the lead (breaches per rep:"
+            ' outcome="breached"). Reps not in known_reps: rep="other-NN".',
+            ["rule", "outcome", "team", "rep"],
             registry=r,
         )
         self.points = Counter(
@@ -171,7 +179,7 @@ class Metrics:
             ["source"],
             registry=r,
         )
-        self.open_leads = OpenLeads(self.team)
+        self.open_leads = OpenLeads(self.team, self.rep)
         r.register(self.open_leads)
         self.pending_deadlines = Gauge(
             "stream_sla_pending_deadlines",
@@ -214,6 +222,7 @@ def catalog(metrics: Metrics) -> list[tuple[str, str, tuple[str, ...], str]]:
         elif hasattr(value, "CATALOG"):
             rows.extend(value.CATALOG)
     rows.extend(MqlTally.CATALOG)  # registered by the worker next to these
+    rows.extend(PolicyTargets.CATALOG)
     rows.append(CONSUMER_LAG)
     return rows
 

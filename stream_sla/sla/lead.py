@@ -102,6 +102,8 @@ class LeadSummary(NamedTuple):
     at_risk: bool
     """A warning went out in this cycle."""
     breached: bool
+    owner: str | None = None
+    """The rep the lead was last handed to (None in summaries written before it was kept)."""
 
 
 class Assessment(NamedTuple):
@@ -449,6 +451,7 @@ class LeadState:
             attempts=len(tried),
             at_risk=any(f"{rule}/warning/{start}" in self.emitted for rule in Rule),
             breached=any(f"{rule}/breach/{start}" in self.emitted for rule in Rule),
+            owner=cycle.handoffs[-1].owner,
         )
 
     # -- helpers -------------------------------------------------------------

@@ -42,6 +42,7 @@ from stream_sla.sla.effects import Severity
 from stream_sla.stream import status
 from stream_sla.stream.dead_letters import BROKER_DEFAULT_MAX_MESSAGE_BYTES, dead_letter_parcel
 from stream_sla.stream.delivery import EXIT_PRODUCE_REFUSED, Delivery, Parcel, Sent
+from stream_sla.stream.objectives import PolicyTargets
 from stream_sla.stream.processor import (
     LeadProcessor,
     Outbox,
@@ -146,6 +147,7 @@ class SlaWorker:
         self.tally = MqlTally(self.tallies, policy.marketing, clock)
         self.metrics.registry.register(self.tally)
         self.metrics.registry.register(_LagCollector(self))
+        self.metrics.registry.register(PolicyTargets(policy, clock))
         self.processor = LeadProcessor(
             self.leads,
             policy,
@@ -157,6 +159,10 @@ class SlaWorker:
         self._kinds = {
             self.catalog.name(spec.name): kind for kind, spec in self.catalog.crm().items()
         }
+        for topic in self._kinds:
+            # A series at 0 from the start: a worker restarted while the CRM is silent has a
+            # rate of 0 the stall alert can see (no series at all would keep it quiet).
+            self.metrics.events_consumed.labels(topic)
         self._breaches = self.catalog.breaches
         self._warnings = self.catalog.warnings
         self._dead_letter = self.catalog.dead_letter
@@ -385,6 +391,7 @@ class SlaWorker:
             sum(len(leads[p]) for p in partitions),
             len(self.processor.index),
             asyncio.get_running_loop().time() - started,
+            extra={"partitions": sorted(partitions)},
         )
 
     async def _on_revoked(self, app: Any, revoked: set[TP], **_: Any) -> None:

@@ -1,4 +1,4 @@
-"""Live per-team gauges of open leads, kept incrementally and read by Prometheus at scrape time.
+"""Live per-team (and per-rep) gauges of open leads, kept incrementally, read at scrape time.
 
 Each lead contributes one :class:`LeadSummary`; an update subtracts the lead's old
 contribution and adds the new one, so a scrape costs one pass over the teams,
@@ -59,17 +59,38 @@ _HELP = {
 }
 
 
+_REP_FIELDS = {"open": 0, "at_risk": 4, "breached": 5}
+"""The per-rep gauges: which rep's open leads are at risk or breached (a rep's own queue)."""
+_REP_HELP = {
+    "open": ("stream_sla_rep_open_leads", "Leads in an open hand-off cycle, by owning rep."),
+    "at_risk": (
+        "stream_sla_rep_leads_at_risk",
+        "Open leads that got a pre-breach warning in this cycle, by owning rep.",
+    ),
+    "breached": (
+        "stream_sla_rep_leads_breached",
+        "Open leads with a breach in this cycle, by owning rep.",
+    ),
+}
+
+
 class OpenLeads(Collector):
     CATALOG: ClassVar[tuple[tuple[str, str, tuple[str, ...], str], ...]] = tuple(
         (name, "gauge", ("team",), meaning) for name, meaning in _HELP.values()
-    )
+    ) + tuple((name, "gauge", ("team", "rep"), meaning) for name, meaning in _REP_HELP.values())
 
-    def __init__(self, team_label: Callable[[str | None], str] = str) -> None:
-        """``team_label`` bounds the team label (see stream_sla.labels): the gauges, and the
-        status page's team table built from them, have as many rows as it has values."""
+    def __init__(
+        self,
+        team_label: Callable[[str | None], str] = str,
+        rep_label: Callable[[str | None], str] = lambda rep: rep or "unknown",
+    ) -> None:
+        """``team_label`` and ``rep_label`` bound the labels (see stream_sla.labels): the gauges,
+        and the status page's team table built from them, have as many rows as they have values."""
         self._team_label = team_label
-        self._leads: dict[str, tuple[int, str, tuple[int, ...]]] = {}
+        self._rep_label = rep_label
+        self._leads: dict[str, tuple[int, str, tuple[int, ...], str]] = {}
         self._teams: dict[str, list[int]] = defaultdict(lambda: [0] * len(_FIELDS))
+        self._reps: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * len(_FIELDS))
 
     def __len__(self) -> int:
         return len(self._leads)
@@ -77,16 +98,17 @@ class OpenLeads(Collector):
     def update(self, lead_id: str, partition: int, summary: LeadSummary | None) -> None:
         old = self._leads.pop(lead_id, None)
         if old is not None:
-            self._add(old[1], old[2], -1)
+            self._add(old[1], old[3], old[2], -1)
         if summary is not None:
             contribution = _contribution(summary)
             team = self._team_label(summary.team)
-            self._leads[lead_id] = (partition, team, contribution)
-            self._add(team, contribution, 1)
+            rep = self._rep_label(summary.owner)
+            self._leads[lead_id] = (partition, team, contribution, rep)
+            self._add(team, rep, contribution, 1)
 
     def drop_partitions(self, partitions: Iterable[int]) -> None:
         dropped = set(partitions)
-        for lead_id, (partition, _, _) in list(self._leads.items()):
+        for lead_id, (partition, _, _, _) in list(self._leads.items()):
             if partition in dropped:
                 self.update(lead_id, partition, None)
 
@@ -95,10 +117,16 @@ class OpenLeads(Collector):
             team: dict(zip(_FIELDS, values, strict=True)) for team, values in self._teams.items()
         }
 
-    def _add(self, team: str, contribution: tuple[int, ...], sign: int) -> None:
-        totals = self._teams[team]
-        for i, value in enumerate(contribution):
-            totals[i] += sign * value
+    def rep_totals(self) -> dict[tuple[str, str], dict[str, int]]:
+        return {
+            key: {field: values[i] for field, i in _REP_FIELDS.items()}
+            for key, values in self._reps.items()
+        }
+
+    def _add(self, team: str, rep: str, contribution: tuple[int, ...], sign: int) -> None:
+        for totals in (self._teams[team], self._reps[team, rep]):
+            for i, value in enumerate(contribution):
+                totals[i] += sign * value
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         families = {
@@ -109,3 +137,13 @@ class OpenLeads(Collector):
             for field, value in zip(_FIELDS, values, strict=True):
                 families[field].add_metric([team], value)
         yield from families.values()
+        reps = {
+            field: GaugeMetricFamily(name, meaning, labels=["team", "rep"])
+            for field, (name, meaning) in _REP_HELP.items()
+        }
+        for (team, rep), values in sorted(self._reps.items()):
+            if values[0] == 0:
+                continue  # a rep with no open lead left: no series (bounded by open leads)
+            for field, i in _REP_FIELDS.items():
+                reps[field].add_metric([team, rep], values[i])
+        yield from reps.values()

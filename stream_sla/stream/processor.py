@@ -215,7 +215,9 @@ class LeadProcessor:
             team = m.team(effect.team)
             m.violations.labels(effect.severity.value, effect.rule.value, team).inc()
             if effect.severity is Severity.BREACH:
-                m.rule_outcomes.labels(effect.rule.value, "breached", team).inc()
+                rule = effect.rule.value
+                m.rule_outcomes.labels(rule, "breached", team, effect.policy_segment).inc()
+                m.rep_rule_outcomes.labels(rule, "breached", team, m.rep(effect.owner)).inc()
             outbox.violations.append(effect)
             self.recent.add(effect)
         elif isinstance(effect, FirstTouchMeasured):
@@ -226,9 +228,11 @@ class LeadProcessor:
             m.rep_first_touch.labels(team, m.rep(effect.owner)).observe(effect.seconds)
         elif isinstance(effect, RuleSettled):
             team = m.team(effect.team)
-            m.rule_outcomes.labels(effect.rule.value, effect.outcome.value, team).inc()
+            rule, outcome, rep = effect.rule.value, effect.outcome.value, m.rep(effect.owner)
+            m.rule_outcomes.labels(rule, outcome, team, effect.policy_segment).inc()
+            m.rep_rule_outcomes.labels(rule, outcome, team, rep).inc()
             if effect.outcome is Settlement.MET:
-                m.points.labels(team, m.rep(effect.owner)).inc()
+                m.points.labels(team, rep).inc()
         else:
             source = m.source(effect.source)
             m.mqls.labels(source, m.segment(effect.segment)).inc()

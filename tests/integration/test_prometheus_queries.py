@@ -29,7 +29,10 @@ from stream_sla.sla.events import EventKind
 from .harness import Harness, WorkerProcess, free_port, now_ms
 
 ROOT = Path(__file__).resolve().parents[2]
-RULES = ROOT / "deploy" / "prometheus" / "stream-sla.rules.yml"
+RULE_FILES = [
+    ROOT / "deploy" / "prometheus" / "stream-sla.rules.yml",
+    ROOT / "deploy" / "prometheus" / "stream-sla.slo.rules.yml",
+]
 GRAFANA_VARIABLES = {
     "$__rate_interval": "1m",
     "$__interval": "15s",
@@ -37,6 +40,7 @@ GRAFANA_VARIABLES = {
     "$team": ".*",
     "$source": ".*",
     "$segment": ".*",
+    "$rep": ".*",
 }
 
 
@@ -59,7 +63,7 @@ class Prometheus:
 
 @pytest.fixture
 def worker(harness: Harness) -> WorkerProcess:
-    w = harness.start_worker("w1", first_touch_within="3s")
+    w = harness.start_worker("w1", first_touch_within="3s", log_format="json")
     w.wait_ready()
     return w
 
@@ -70,7 +74,7 @@ def prometheus(worker: WorkerProcess, tmp_path: Path) -> Iterator[Prometheus]:
     assert binary, "prometheus is missing: `make install` (deploy/tools.sh) installs it"
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(RULES)],
+        "rule_files": [str(path) for path in RULE_FILES],
         "scrape_configs": [
             {
                 "job_name": "stream-sla",
@@ -109,7 +113,7 @@ def prometheus(worker: WorkerProcess, tmp_path: Path) -> Iterator[Prometheus]:
 
 
 def recording_rules() -> list[str]:
-    groups = yaml.safe_load(RULES.read_text())["groups"]
+    groups = [g for path in RULE_FILES for g in yaml.safe_load(path.read_text())["groups"]]
     return [rule["record"] for group in groups for rule in group["rules"] if "record" in rule]
 
 
@@ -163,3 +167,26 @@ async def test_every_recording_rule_and_dashboard_query_returns_data(
         except urllib.error.HTTPError as error:
             failures.append(f"{dashboard} / {title}: {error.read().decode()[:200]}")
     assert not failures, "\n".join(failures)
+
+
+def test_a_fresh_worker_exports_zero_consumed_series_and_targets_and_logs_json(
+    harness: Harness, worker: WorkerProcess
+) -> None:
+    """Before any CRM event: a consumed series at 0 per CRM topic (so the stall alert sees a
+    worker restarted while the CRM is silent), the policy's targets, business hours open (the
+    built-in policy has no calendar); and, run with log_format json, only JSON lines."""
+    metrics = worker.metrics()
+    for spec in harness.catalog.crm().values():
+        topic = harness.catalog.name(spec.name)
+        assert metrics.get("stream_sla_events_consumed_total", topic=topic) == 0.0, topic
+    target = metrics.get(
+        "stream_sla_rule_target_seconds", rule="first_touch", policy_segment="default"
+    )
+    assert target == 3.0  # the harness' first_touch_within=3s
+    assert metrics.get("stream_sla_business_hours_open") == 1.0
+
+    lines = [line for line in worker.log_path.read_text().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # a non-JSON line fails here
+    assert all({"time", "level", "logger", "message"} <= set(e) for e in entries), entries[:3]
+    recovered = [e for e in entries if e["message"].startswith("recovered partitions")]
+    assert recovered and isinstance(recovered[0]["partitions"], list), entries[-10:]

@@ -23,10 +23,13 @@ from stream_sla.metrics import Metrics, catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "grafana"
-RULES = ROOT / "deploy" / "prometheus" / "stream-sla.rules.yml"
+RULE_FILES = (
+    ROOT / "deploy" / "prometheus" / "stream-sla.rules.yml",
+    ROOT / "deploy" / "prometheus" / "stream-sla.slo.rules.yml",
+)
 DASHBOARDS = ("sales-sla.json", "marketing-sla.json", "pipeline-health.json")
 
-LABEL_VARIABLES = ("team", "source", "segment")
+LABEL_VARIABLES = ("team", "source", "segment", "rep")
 """Always used as a regex matcher on the label of the same name: ``team=~"$team"``."""
 RANGE_VARIABLES = ("$__rate_interval", "$__range", "$__interval")
 """Always used as a range: ``[$__range]``."""
@@ -88,8 +91,28 @@ def known_metrics() -> frozenset[str]:
             names |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
         elif kind == "summary":
             names |= {f"{name}_sum", f"{name}_count"}
-    groups = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
+    groups = [g for path in RULE_FILES for g in yaml.safe_load(path.read_text())["groups"]]
     return frozenset(names | {r["record"] for g in groups for r in g["rules"] if "record" in r})
+
+
+RECORDED_LEVELS = {"team": {"team"}, "rule_team": {"rule", "team"}, "stream_sla": set()}
+"""Labels a recording rule keeps, by its name's level (``level:metric:operation``)."""
+
+
+@functools.cache
+def metric_labels() -> dict[str, frozenset[str]]:
+    """The labels each exported or recorded series carries (``le`` on buckets)."""
+    labels: dict[str, frozenset[str]] = {"up": frozenset({"job", "instance"})}
+    for name, kind, names, _ in catalog(Metrics()):
+        labels[name] = frozenset(names)
+        for suffix in ("_bucket", "_sum", "_count") if kind in ("histogram", "summary") else ():
+            labels[name + suffix] = frozenset(names) | ({"le"} if suffix == "_bucket" else set())
+    for name in known_metrics():
+        if ":" in name:
+            level = name.split(":")[0]
+            kept = {"rule", "policy_segment"} if level == "policy_segment_rule" else None
+            labels[name] = frozenset(kept if kept is not None else RECORDED_LEVELS[level])
+    return labels
 
 
 def identifiers(expr: str) -> tuple[set[str], set[str]]:
@@ -144,13 +167,63 @@ def test_dashboards_have_fixed_uids_and_numbered_panels() -> None:
         assert [p["id"] for p in board["panels"]] == list(range(1, len(board["panels"]) + 1))
 
 
-def test_every_panel_has_a_query_on_the_provisioned_prometheus() -> None:
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+
+
+def test_every_panel_and_query_reads_the_datasource_variable() -> None:
     for name, board in committed().items():
         for panel in panels(board):
             targets = panel.get("targets") or []
             assert any(t.get("expr", "").strip() for t in targets), f"{name} / {panel['title']}"
+            assert panel["datasource"] == DATASOURCE, f"{name} / {panel['title']}"
             for target in targets:
-                assert target["datasource"] == {"type": "prometheus", "uid": "prometheus"}
+                assert target["datasource"] == DATASOURCE, f"{name} / {panel['title']}"
+
+
+def test_import_asks_for_a_prometheus_and_nothing_names_our_uid() -> None:
+    for name, board in committed().items():
+        assert board["__inputs"] == [
+            {
+                "name": "DS_PROMETHEUS",
+                "label": "Prometheus",
+                "description": "The Prometheus that scrapes the stream-sla workers.",
+                "type": "datasource",
+                "pluginId": "prometheus",
+                "pluginName": "Prometheus",
+            }
+        ], name
+        [source] = [v for v in board["templating"]["list"] if v["type"] == "datasource"]
+        assert (source["name"], source["query"]) == ("datasource", "prometheus"), name
+        assert source["current"]["value"] == "${DS_PROMETHEUS}", name
+        text = (GRAFANA / "dashboards" / name).read_text()
+        assert '"uid": "prometheus"' not in text, f"{name} still pins the provisioned uid"
+
+
+def selectors(expr: str) -> list[tuple[str, str]]:
+    """(metric, matchers) of every ``metric{...}`` selector in a query."""
+    return re.findall(r"([A-Za-z_:][A-Za-z0-9_:]*)\{([^}]*)\}", expr)
+
+
+@pytest.mark.parametrize(("uid", "title", "expr"), QUERIES, ids=QUERY_IDS)
+def test_label_variables_filter_only_metrics_that_carry_the_label(
+    uid: str, title: str, expr: str
+) -> None:
+    for metric, matchers in selectors(expr):
+        used = set(re.findall(r'(\w+)=~"\$\w+"', matchers))
+        missing = used - metric_labels()[metric]
+        assert not missing, f"{metric} has no label {missing}: the variable would empty {expr}"
+
+
+def test_label_check_knows_which_metrics_carry_which_labels() -> None:
+    labels = metric_labels()
+    assert labels["stream_sla_first_touch_seconds_bucket"] >= {"team", "source", "segment", "le"}
+    assert "segment" not in labels["stream_sla_rule_outcomes_total"]
+    assert labels["stream_sla_rep_rule_outcomes_total"] >= {"team", "rep"}
+    assert labels["rule_team:stream_sla_compliance:ratio_1d"] == {"rule", "team"}
+    assert selectors('sum(x_total{team=~"$team"}) / y{a="b"}') == [
+        ("x_total", 'team=~"$team"'),
+        ("y", 'a="b"'),
+    ]
 
 
 def test_panel_queries_lists_every_target_of_every_panel() -> None:
@@ -205,7 +278,9 @@ def test_query_is_balanced_once_variables_are_substituted(uid: str, title: str, 
 
 def test_each_dashboard_declares_exactly_the_variables_its_queries_use() -> None:
     for name, board in committed().items():
-        declared = {v["name"] for v in board.get("templating", {}).get("list", [])}
+        declared = {
+            v["name"] for v in board.get("templating", {}).get("list", []) if v["type"] == "query"
+        }
         used = {
             variable
             for panel in panels(board)
@@ -219,11 +294,13 @@ def test_each_dashboard_declares_exactly_the_variables_its_queries_use() -> None
 def test_variables_are_multi_select_label_values_with_all_as_match_anything() -> None:
     for name, board in committed().items():
         for variable in board.get("templating", {}).get("list", []):
+            if variable["type"] == "datasource":
+                continue
             assert variable["type"] == "query", name
             assert variable["multi"] and variable["includeAll"], (name, variable["name"])
             assert variable["allValue"] == ".*", (name, variable["name"])
             assert variable["refresh"] in (1, 2), "options must be loaded from Prometheus"
-            assert variable["datasource"]["uid"] == "prometheus"
+            assert variable["datasource"] == DATASOURCE
             metric = re.fullmatch(rf"label_values\((\w+), {variable['name']}\)", variable["query"])
             assert metric and metric.group(1) in known_metrics(), variable["query"]
 

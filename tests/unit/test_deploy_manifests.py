@@ -33,6 +33,10 @@ def k8s_documents() -> list[tuple[str, dict[str, Any]]]:
 @pytest.mark.parametrize("name_and_doc", k8s_documents(), ids=lambda nd: f"{nd[0]}:{nd[1]['kind']}")
 def test_kubernetes_manifest_is_valid(name_and_doc: tuple[str, dict[str, Any]]) -> None:
     _, doc = name_and_doc
+    if doc["kind"] == "PrometheusRule":
+        groups = doc["spec"]["groups"]
+        assert {g["name"] for g in groups} >= {"stream-sla.alerts", "stream-sla.slo.alerts"}
+        return
     if doc["apiVersion"].startswith("monitoring.coreos.com/"):
         endpoint = doc["spec"]["podMetricsEndpoints"][0]
         assert (endpoint["port"], endpoint["path"]) == ("web", "/metrics")
@@ -48,6 +52,44 @@ def test_statefulset_probes_and_state_volume_per_pod() -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/live"
     assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "state"
     assert sts["spec"]["replicas"] <= 6, "more workers than partitions stay idle"
+
+
+def pod_specs() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"{name}:{doc['kind']}", doc["spec"]["template"]["spec"])
+        for name, doc in k8s_documents()
+        if doc["kind"] in ("StatefulSet", "Deployment", "Job", "DaemonSet")
+    ]
+
+
+def test_every_pod_passes_pod_security_restricted() -> None:
+    """What the "restricted" Pod Security Standard checks, on every pod and container."""
+    specs = pod_specs()
+    assert {name for name, _ in specs} >= {"statefulset.yaml:StatefulSet", "topics-job.yaml:Job"}
+    for name, spec in specs:
+        pod = spec.get("securityContext", {})
+        assert pod.get("runAsNonRoot") is True, name
+        assert pod.get("seccompProfile") == {"type": "RuntimeDefault"}, name
+        for container in spec["containers"] + spec.get("initContainers", []):
+            context = container.get("securityContext", {})
+            where = f"{name}/{container['name']}"
+            assert context.get("allowPrivilegeEscalation") is False, where
+            assert context.get("capabilities", {}).get("drop") == ["ALL"], where
+            assert context.get("readOnlyRootFilesystem") is True, where
+
+
+def test_prometheus_rule_groups_pass_promtool(tmp_path: Path) -> None:
+    [rule] = [d for _, d in k8s_documents() if d["kind"] == "PrometheusRule"]
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: `make install` (deploy/tools.sh) installs it"
+    result = subprocess.run(
+        [promtool, "check", "rules", str(tmp_path / "rules.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_every_environment_variable_is_a_real_setting() -> None:
