@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--loglevel", default="info")
     worker.set_defaults(run=_worker)
 
+    gateway = command(
+        "gateway", "Run the CRM gateway (Faust): webhooks in, translators to the crm.* topics."
+    )
+    gateway.add_argument("--loglevel", default="info")
+    gateway.set_defaults(run=_gateway)
+
     topics = command("topics", "Create the topics of topics/ on the broker (idempotent).")
     topics.add_argument("action", choices=["create", "list"])
     topics.set_defaults(run=_topics)
@@ -143,6 +149,34 @@ def _worker(args: argparse.Namespace) -> int:
         flush=True,
     )
     Worker(sla.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
+    return 0
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    """Same start-up as the worker: topics made idempotently, then Faust runs the app."""
+    from faust.worker import Worker
+
+    from stream_sla.admin import create_topics
+    from stream_sla.gateway.app import Gateway
+    from stream_sla.gateway.settings import load_gateway_settings
+
+    settings, gateway_settings = _settings(args), load_gateway_settings()
+    gateway = Gateway(settings, gateway_settings)  # mappings and people errors stop it here
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(
+            create_topics(
+                aiokafka_options(settings), gateway.catalog, settings.topic_replication_factor
+            )
+        )
+    finally:
+        loop.close()
+    print(
+        f"stream-sla gateway: brokers {settings.kafka_bootstrap_servers}, webhooks"
+        f" http://{gateway_settings.host}:{gateway_settings.port}/hooks/{{hubspot,pipedrive}}",
+        flush=True,
+    )
+    Worker(gateway.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
     return 0
 
 
