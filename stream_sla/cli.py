@@ -91,6 +91,14 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--policy", type=Path, help="policy YAML (default: settings/built-in)")
     replay.add_argument("--until", help="evaluate deadlines up to this RFC 3339 time")
     replay.add_argument("--format", choices=["text", "json"], default="text")
+    replay.add_argument(
+        "--from",
+        dest="vendor",
+        choices=["hubspot", "pipedrive", "salesforce"],
+        help="the file holds raw payloads of this CRM, one a line (see Connect your CRM)",
+    )
+    replay.add_argument("--mappings", type=Path, help="with --from: CRM mappings YAML")
+    replay.add_argument("--people", type=Path, help="with --from: people directory (teams)")
     replay.set_defaults(run=_replay)
 
     plan = command("plan", "Work the monthly MQL goal back from the sales quota.")
@@ -338,7 +346,7 @@ def _replay(args: argparse.Namespace) -> int:
     until = parse_timestamp(args.until, "--until") if args.until else None
     rejected: Counter[str] = Counter()
     with open_lines(args.events) as lines:
-        events = read_events(lines, rejected)
+        events = read_events(_vendor_lines(args, lines, rejected), rejected)
     result = replay(events, policy, until, progress=args.format == "text")
     result.rejected = rejected
     built = report.build(result)
@@ -347,6 +355,20 @@ def _replay(args: argparse.Namespace) -> int:
     else:
         print(report.render_text(built))
     return 0
+
+
+def _vendor_lines(
+    args: argparse.Namespace, lines: Iterable[bytes], rejected: dict[str, int]
+) -> Iterable[bytes]:
+    """With ``--from``, raw CRM payloads go through the gateway's translators first."""
+    if not args.vendor:
+        return lines
+    from stream_sla.gateway.backtest import canonical_lines
+    from stream_sla.gateway.mappings import load_mappings
+    from stream_sla.people import PeopleDirectory, load_people
+
+    people = load_people(args.people) if args.people else PeopleDirectory()
+    return canonical_lines(lines, args.vendor, load_mappings(args.mappings), people, rejected)
 
 
 def _config(args: argparse.Namespace) -> int:
