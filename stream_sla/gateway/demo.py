@@ -144,6 +144,19 @@ async def run(url: str, secret: str, records: Iterable[SimRecord], realtime: boo
     return 0
 
 
+async def post_fixture(url: str, secret: str, path: Path) -> int:
+    """A fixture's batch, signed as HubSpot signs, with its times shifted to end now."""
+    data = orjson.loads(await asyncio.to_thread(path.read_bytes))
+    batch = data["body"] if isinstance(data, dict) else data
+    latest = max(int(item.get("occurredAt", 0)) for item in batch)
+    shift = time.time_ns() // 1_000_000 - latest
+    moved = [dict(item, occurredAt=int(item["occurredAt"]) + shift) for item in batch]
+    async with aiohttp.ClientSession() as session:
+        status = await post_signed(session, url, secret, orjson.dumps(moved))
+    print(f"{path.name}: {len(moved)} events, gateway answered {status}", flush=True)
+    return 0 if status < 300 else 1
+
+
 async def _flush(
     session: aiohttp.ClientSession, url: str, secret: str, batch: list[dict[str, Any]]
 ) -> int:
@@ -168,6 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--fast", action="store_true", help="post at once, keep event times")
     parser.add_argument("--people-out", type=Path, help="write the reps' people directory here")
+    parser.add_argument(
+        "--post",
+        type=Path,
+        help="instead: post the payloads of a fixture file (tests/fixtures/crm/hubspot-*.json)"
+        " signed, its occurredAt times moved to now, and print the answers",
+    )
     args = parser.parse_args(argv)
     plan = SimulationPlan(
         leads=args.leads,
@@ -181,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.url or not args.secret:
         parser.error("--url and --secret are required to post")
+    if args.post:
+        return asyncio.run(post_fixture(args.url, args.secret, args.post))
     return asyncio.run(run(args.url, args.secret, simulate(plan), realtime=not args.fast))
 
 
