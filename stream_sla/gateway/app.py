@@ -12,8 +12,9 @@ Two halves, one process (scale it like the worker; the agents share a consumer g
 - Translator agents, one per source (``crm.raw.hubspot``, ``crm.raw.pipedrive`` and the
   Salesforce CDC connector's topic), ``concurrency=1`` (Faust #606). Each raw record goes
   through the pure translator of :mod:`.sources`; canonical events go to the crm.* topics
-  keyed by lead id, the rest to ``sla.dead-letter`` with a reason. The agent waits for the
-  broker's acknowledgement of its outputs before taking the next record, so the offset
+  keyed by lead id, the rest to ``sla.dead-letter`` with a reason. The agent takes records
+  in small batches and waits for the broker's acknowledgement of all their outputs before
+  taking the next batch (which is when Faust acknowledges the previous one), so the offset
   Faust commits never runs ahead of what was published.
 """
 
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 
 RAW = {"hubspot": "crm.raw.hubspot", "pipedrive": "crm.raw.pipedrive"}
 SALESFORCE = "crm.raw.salesforce"
+TRANSLATE_BATCH = 200
+TRANSLATE_WITHIN_SECONDS = 0.02
+"""Raw records a translator takes at once; their outputs' acks are awaited together."""
 
 
 class GatewayMetrics:
@@ -137,26 +141,35 @@ class Gateway:
         translate = TRANSLATORS[source]
 
         async def agent(stream: faust.StreamT[bytes]) -> None:
-            async for event in stream.events():
-                message = event.message
-                try:
-                    result = translate(message.value or b"", self.mappings, self.people)
-                except Exception as exc:  # a translator bug must not stop the stream
-                    log.exception("translator %s failed on %s", source, message.tp)
-                    result = Translation()
-                    result.reject(
-                        EventRejected(RejectReason.INVALID_VALUE, f"translator error: {exc!r}"),
-                        message.value or b"",
+            batches = stream.take_events(  # type: ignore[attr-defined]
+                TRANSLATE_BATCH, within=TRANSLATE_WITHIN_SECONDS
+            )
+            async for events in batches:
+                pending: list[Any] = []
+                for event in events:
+                    message = event.message
+                    try:
+                        result = translate(message.value or b"", self.mappings, self.people)
+                    except Exception as exc:  # a translator bug must not stop the stream
+                        log.exception("translator %s failed on %s", source, message.tp)
+                        result = Translation()
+                        result.reject(
+                            EventRejected(RejectReason.INVALID_VALUE, f"translator error: {exc!r}"),
+                            message.value or b"",
+                        )
+                    pending += await self.publish(
+                        source, result, message.topic, message.partition, message.offset
                     )
-                await self.publish(source, result, message.topic, message.partition, message.offset)
+                # Faust acknowledges a batch's offsets once the loop takes the next one.
+                await asyncio.gather(*pending)
 
         agent.__name__ = agent.__qualname__ = f"translate_{source}"
         return agent
 
     async def publish(
         self, source: str, result: Translation, topic: str, partition: int, offset: int
-    ) -> None:
-        """Canonical events and dead letters out; returns once the broker has them all."""
+    ) -> list[Any]:
+        """Canonical events and dead letters to the producer; the futures of their acks."""
         producer = self._producer()
         pending = [
             await producer.send(self.crm[e.kind], key=e.lead_id.encode(), value=e.value)
@@ -177,9 +190,8 @@ class Gateway:
                 )
             )
             self.metrics.dead_letters.labels(source, dead.reason.value).inc()
-        if pending:
-            await asyncio.gather(*pending)
         self.metrics.translated.labels(source).inc(len(result.events))
+        return pending
 
     # -- web ---------------------------------------------------------------------------
 
