@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
+from itertools import permutations
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +13,12 @@ import orjson
 import pytest
 
 from stream_sla.gateway import hubspot, pipedrive, salesforce
+from stream_sla.gateway.backtest import canonical_lines
 from stream_sla.gateway.canonical import Translation
 from stream_sla.gateway.mappings import Mappings
 from stream_sla.people import PeopleDirectory, Person
+from stream_sla.replay import read_events, replay
+from stream_sla.sla.effects import Severity, SlaViolation
 from stream_sla.sla.events import (
     ContactAttempt,
     EventKind,
@@ -24,6 +29,7 @@ from stream_sla.sla.events import (
     RejectReason,
     decode_event,
 )
+from stream_sla.sla.policy import Policy
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crm"
 PEOPLE = PeopleDirectory(
@@ -186,3 +192,24 @@ def test_salesforce_records_wrapped_by_the_json_converter_schema_are_read() -> N
 def test_salesforce_update_without_header_is_dead_lettered() -> None:
     result = salesforce.translate(b'{"OwnerId": "005x"}', MAPPINGS, PEOPLE)
     assert [d.reason for d in result.dead] == [RejectReason.NOT_AN_OBJECT]
+
+
+def test_retried_and_out_of_order_hubspot_requests_give_one_late_first_touch() -> None:
+    """The call came 2 hours after the hand-off: one breach, whatever the delivery order."""
+    requests = fixture("hubspot-retry-out-of-order.json")["requests"]
+    verdicts = set()
+    for order in permutations(requests):
+        rejected: Counter[str] = Counter()
+        lines = canonical_lines(
+            [orjson.dumps(r) for r in order], "hubspot", MAPPINGS, PEOPLE, rejected
+        )
+        events = read_events(lines, rejected)
+        assert not rejected and len(events) == 5  # three events and the retry's two again
+        result = replay(events, Policy(), until=1_764_600_000_000, keep_effects=True)
+        breaches = [
+            (e.rule.value, e.lead_id, e.owner)
+            for e in result.effects
+            if isinstance(e, SlaViolation) and e.severity is Severity.BREACH
+        ]
+        verdicts.add(tuple(breaches))
+    assert verdicts == {(("first_touch", "2001", "71001"),)}
