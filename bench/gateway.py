@@ -29,30 +29,10 @@ import aiohttp
 import orjson
 
 from stream_sla.gateway.auth import hubspot_problem, hubspot_signature
+from tests.integration.gateway_process import start_gateway
 from tests.integration.harness import Harness, WorkerProcess, free_port, now_ms
 
 SECRET = "bench-secret"
-
-
-def start_gateway(h: Harness) -> WorkerProcess:
-    port = free_port()
-    env = h.env(data_dir=h.workdir / "gateway-state" / "worker")
-    env.update(
-        {
-            "STREAM_SLA_GATEWAY_PORT": str(port),
-            "STREAM_SLA_GATEWAY_HUBSPOT_CLIENT_SECRET": SECRET,
-        }
-    )
-    log_path = h.workdir / "gateway.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "stream_sla.cli", "gateway", "--loglevel", "warning"],
-        env=env,
-        stdout=log_path.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    gateway = WorkerProcess(process, port, log_path)
-    h.workers.append(gateway)
-    return gateway
 
 
 def start_null_server(workdir: Path) -> WorkerProcess:
@@ -160,7 +140,7 @@ async def measure(
     h = Harness(bootstrap, workdir)
     await h.create_topics()
     null = start_null_server(workdir)
-    gateway = start_gateway(h)
+    gateway = start_gateway(h, hubspot_client_secret=SECRET)
     try:
         null.wait_ready(30)
         gateway.wait_ready(90)

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,9 @@ import orjson
 
 from stream_sla.gateway.auth import hubspot_signature
 
+from . import gateway_process
 from .conftest import OwnBroker
-from .harness import Harness, WorkerProcess, free_port, now_ms, values
+from .harness import Harness, WorkerProcess, now_ms, values
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crm"
 SECRET = "hubspot-client-secret-for-tests"
@@ -31,29 +31,15 @@ PD_USER, PD_PASSWORD = "pipedrive", "pd-password-for-tests"
 WORKER = {"first_touch_within": "4s", "first_touch_warn_at": 0.5, "session_timeout_seconds": 6}
 
 
-def start_gateway(harness: Harness, name: str = "gw", **gateway: Any) -> WorkerProcess:
-    port = free_port()
-    env = harness.env(data_dir=harness.workdir / f"state-{name}" / "worker")
-    env.update(
-        {
-            "STREAM_SLA_GATEWAY_PORT": str(port),
-            "STREAM_SLA_GATEWAY_HUBSPOT_CLIENT_SECRET": SECRET,
-            "STREAM_SLA_GATEWAY_PIPEDRIVE_USERNAME": PD_USER,
-            "STREAM_SLA_GATEWAY_PIPEDRIVE_PASSWORD": PD_PASSWORD,
-            "STREAM_SLA_SESSION_TIMEOUT_SECONDS": "6",
-            **{f"STREAM_SLA_GATEWAY_{k.upper()}": str(v) for k, v in gateway.items()},
-        }
+def start_gateway(harness: Harness, name: str = "gw", **settings: Any) -> WorkerProcess:
+    return gateway_process.start_gateway(
+        harness,
+        name,
+        hubspot_client_secret=SECRET,
+        pipedrive_username=PD_USER,
+        pipedrive_password=PD_PASSWORD,
+        **settings,
     )
-    log_path = harness.workdir / f"gateway-{name}.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "stream_sla.cli", "gateway"],
-        env=env,
-        stdout=log_path.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    gateway_process = WorkerProcess(process, port, log_path)
-    harness.workers.append(gateway_process)
-    return gateway_process
 
 
 def hubspot_batch(lead: int, at: int, owner: str = "71001") -> list[dict[str, Any]]:
