@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from stream_sla.gateway.app import read_bounded
 from stream_sla.gateway.auth import hubspot_problem, hubspot_signature
 from tests.integration.gateway_process import start_gateway
 from tests.integration.harness import Harness, WorkerProcess, free_port, now_ms
@@ -51,7 +52,7 @@ def serve_null(port: int) -> None:
     from aiohttp import web
 
     async def hook(request: web.Request) -> web.Response:
-        body = await request.content.read(1024 * 1024 + 1)
+        body = await read_bounded(request.content, 1024 * 1024) or b""
         problem = hubspot_problem(
             SECRET,
             request.method,

@@ -53,6 +53,19 @@ TRANSLATE_WITHIN_SECONDS = 0.02
 """Raw records a translator takes at once; their outputs' acks are awaited together."""
 
 
+async def read_bounded(content: Any, limit: int) -> bytes | None:
+    """The whole request body, or None once it passes ``limit`` bytes (a read returns what has
+    arrived so far, so one read of a large body may be partial)."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await content.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class GatewayMetrics:
     def __init__(self) -> None:
         self.registry = r = CollectorRegistry()
@@ -226,8 +239,8 @@ class Gateway:
         length = request.content_length
         if length is not None and length > limit:
             return 413, {"error": f"body of {length} bytes, the limit is {limit}"}
-        body = await request.content.read(limit + 1)
-        if len(body) > limit:
+        body = await read_bounded(request.content, limit)
+        if body is None:
             return 413, {"error": f"body over the limit of {limit} bytes"}
         problem = self._unauthorised(source, request, body)
         if problem is not None:
