@@ -10,7 +10,8 @@ and ``previous`` (only the fields that changed, or null). What we read:
 - ``owner_id`` in ``previous`` -> handed-to-sales to the new owner.
 - ``is_archived`` turned true -> the status mapped from ``archived``.
 - an activity of a type listed in ``attempts`` that is ``done`` (created done, or
-  ``done`` in ``previous``) -> contact-attempt on its ``lead_id`` (else ``person_id``).
+  ``done`` in ``previous``) -> contact-attempt on its ``lead_id`` (else ``person_id``, else
+  the primary of its ``participants``).
   A call with ``done: false`` is planned, not made, and counts for nothing.
 
 Pipedrive sends no event id, so ids are built from what a retry repeats: entity, id,
@@ -77,7 +78,7 @@ def _events(payload: dict[str, Any], mappings: Mappings, people: PeopleDirectory
         if attempt is None or data.get("done") is not True or not just_done:
             return []
         lead = c.optional_ident(data, "lead_id")
-        person = c.optional_ident(data, "person_id")
+        person = c.optional_ident(data, "person_id") or _primary_participant(data)
         if lead is None and person is None:
             raise EventRejected(
                 RejectReason.MISSING_FIELD, "activity: neither lead_id nor person_id names a lead"
@@ -95,6 +96,17 @@ def _events(payload: dict[str, Any], mappings: Mappings, people: PeopleDirectory
             )
         ]
     return []
+
+
+def _primary_participant(data: dict[str, Any]) -> str | None:
+    """API v2 links an activity's people through ``participants``; the primary one, else the
+    first, is the person the attempt was made on."""
+    participants = data.get("participants")
+    if not isinstance(participants, list):
+        return None
+    people = [p for p in participants if isinstance(p, dict) and p.get("person_id") is not None]
+    people.sort(key=lambda p: p.get("primary") is not True)
+    return c.ident(people[0], "person_id") if people else None
 
 
 def _timestamp(meta: dict[str, Any]) -> int:

@@ -213,3 +213,14 @@ def test_retried_and_out_of_order_hubspot_requests_give_one_late_first_touch() -
         ]
         verdicts.add(tuple(breaches))
     assert verdicts == {(("first_touch", "2001", "71001"),)}
+
+
+def test_a_pipedrive_activity_linked_only_through_participants_names_the_primary_person() -> None:
+    done = fixture("pipedrive-lead-and-call.json")["bodies"][2]
+    data = {k: v for k, v in done["data"].items() if k not in ("lead_id", "person_id")}
+    data["participants"] = [{"person_id": 8, "primary": False}, {"person_id": 9, "primary": True}]
+    (attempt,) = decoded(pipedrive.translate(orjson.dumps(dict(done, data=data)), MAPPINGS, PEOPLE))
+    assert attempt.lead_id == "person-9"
+    del data["participants"]
+    result = pipedrive.translate(orjson.dumps(dict(done, data=data)), MAPPINGS, PEOPLE)
+    assert [d.reason for d in result.dead] == [RejectReason.MISSING_FIELD]
