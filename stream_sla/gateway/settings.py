@@ -58,3 +58,12 @@ def load_gateway_settings() -> GatewaySettings:
         first = exc.errors()[0]
         name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else ENV_PREFIX
         raise yamlfile.ConfigError(f"${name}", None, "", first["msg"]) from None
+
+
+def reference_table() -> str:
+    """The README's gateway settings table, generated so the two cannot drift apart."""
+    rows = ["| gateway setting | default | meaning |", "|---|---|---|"]
+    for name, info in GatewaySettings.model_fields.items():
+        default = "" if info.default is None else f"`{info.default}`"
+        rows.append(f"| `{ENV_PREFIX}{name.upper()}` | {default} | {info.description} |")
+    return "\n".join(rows)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from stream_sla.gateway.app import GatewayMetrics
+from stream_sla.gateway.settings import reference_table
 
 
 def gateway(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -61,3 +62,8 @@ def test_gateway_metric_names_follow_the_project_conventions() -> None:
     for family in GatewayMetrics().registry.collect():
         assert family.name.startswith("stream_sla_gateway_"), family.name
         assert family.type == "counter" and family.documentation.endswith(".")
+
+
+def test_readme_gateway_settings_table_is_the_generated_one() -> None:
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    assert reference_table() in readme.read_text()
