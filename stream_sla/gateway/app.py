@@ -218,7 +218,7 @@ class Gateway:
         async def write() -> None:
             producer = self._producer()
             future = await producer.send(self.raw[source], value=body, headers=headers)
-            await future
+            await asyncio.shield(future)  # a timeout must not cancel the delivery itself
 
         await asyncio.wait_for(write(), self.gateway.ack_timeout_seconds)
 
