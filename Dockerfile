@@ -12,11 +12,12 @@ COPY pyproject.toml README.md ./
 COPY stream_sla ./stream_sla
 COPY topics ./topics
 COPY policies ./policies
+COPY deploy/gateway ./deploy/gateway
 RUN pip install --no-cache-dir . \
     && useradd --system --uid 10001 --home /var/lib/stream-sla stream-sla \
     && mkdir -p /var/lib/stream-sla && chown stream-sla /var/lib/stream-sla
 USER stream-sla
-EXPOSE 6066
+EXPOSE 6066 6067
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:6066/live', timeout=2)"
 ENTRYPOINT ["stream-sla"]

@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install test unit lint demo bench kafka-start kafka-stop topics worker clean
+.PHONY: install test unit lint demo demo-gateway bench kafka-start kafka-stop topics worker clean
 
 install: $(STAMP)  ## create .venv and install the package with its dev tools
 
@@ -29,6 +29,9 @@ unit: install  ## only the tests that need no broker
 
 demo: install  ## local Kafka + worker + synthetic CRM; Ctrl-C stops everything
 	bash deploy/local/demo.sh
+
+demo-gateway: install  ## the same demo through `stream-sla gateway`: signed HubSpot webhooks in
+	STREAM_SLA_DEMO_VIA=hubspot bash deploy/local/demo.sh
 
 bench: install  ## speed and memory against baselines measured in the same run (not part of test)
 	$(PY) -m bench.run

@@ -8,7 +8,9 @@ Figures (see README "Benchmarks"):
 - breach-detection delay (deadline -> breach record on the topic) with many open leads;
 - end-to-end latency, event produced -> its effect visible on /metrics;
 - worker memory (RSS growth) per open lead at 100k and 1M leads; recovery after kill -9 and of
-  1M leads from the changelog; two workers vs one.
+  1M leads from the changelog; two workers vs one;
+- the CRM gateway's webhook rate and latency against the same web server without Kafka
+  (bench/gateway.py, also runnable alone).
 
 Prints one table and writes bench/results/latest.json. Not part of `make test`.
 """
@@ -32,6 +34,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from bench import gateway as gateway_bench
 from stream_sla.simulation import SimRecord, SimulationPlan, simulate
 from stream_sla.sla.events import EventKind
 from stream_sla.sla.timestamps import MS_PER_HOUR, format_ms
@@ -361,6 +364,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         log(f"two workers: {pair_rate:,.0f} events/s")
         two_h.stop_all()
         h.stop_all()
+
+        results["gateway"] = await gateway_bench.measure(broker.bootstrap, workdir / "gateway")
+        log(f"gateway: {results['gateway']['gateway_requests_per_s']:,} webhook requests/s")
     return results
 
 
@@ -492,6 +498,7 @@ def table(results: dict[str, Any]) -> str:
         (f"ready from the changelog ({r['changelog_leads']:,} leads)", f"{r['ready_from_changelog_s']} s", "target <= 60 s at 1M"),
         ("two workers / one", f"{s['two_vs_one']:.2f} ({s['two_workers_events_per_s']:,} ev/s)", "target >= 1.6"),
     ]  # fmt: skip
+    rows += gateway_bench.rows(results["gateway"]) if "gateway" in results else []
     width = max(len(r[0]) for r in rows)
     return "\n".join(f"{name:<{width}}  {value:<36} {note}" for name, value, note in rows)
 

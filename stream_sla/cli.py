@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(run=_worker)
 
+    gateway = command(
+        "gateway", "Run the CRM gateway (Faust): webhooks in, translators to the crm.* topics."
+    )
+    gateway.add_argument("--loglevel", default="info")
+    gateway.set_defaults(run=_gateway)
+
     topics = command("topics", "Create the topics of topics/ on the broker (idempotent).")
     topics.add_argument("action", choices=["create", "list"])
     topics.set_defaults(run=_topics)
@@ -98,6 +104,14 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--policy", type=Path, help="policy YAML (default: settings/built-in)")
     replay.add_argument("--until", help="evaluate deadlines up to this RFC 3339 time")
     replay.add_argument("--format", choices=["text", "json"], default="text")
+    replay.add_argument(
+        "--from",
+        dest="vendor",
+        choices=["hubspot", "pipedrive", "salesforce"],
+        help="the file holds raw payloads of this CRM, one a line (see Connect your CRM)",
+    )
+    replay.add_argument("--mappings", type=Path, help="with --from: CRM mappings YAML")
+    replay.add_argument("--people", type=Path, help="with --from: people directory (teams)")
     replay.set_defaults(run=_replay)
 
     plan = command("plan", "Work the monthly MQL goal back from the sales quota.")
@@ -204,6 +218,34 @@ def _say_json(message: str) -> None:
 
     record = logging.LogRecord("stream_sla.cli", logging.INFO, __file__, 0, message, None, None)
     print(JsonFormatter().format(record), file=sys.stderr, flush=True)
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    """Same start-up as the worker: topics made idempotently, then Faust runs the app."""
+    from faust.worker import Worker
+
+    from stream_sla.admin import create_topics
+    from stream_sla.gateway.app import Gateway
+    from stream_sla.gateway.settings import load_gateway_settings
+
+    settings, gateway_settings = _settings(args), load_gateway_settings()
+    gateway = Gateway(settings, gateway_settings)  # mappings and people errors stop it here
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(
+            create_topics(
+                aiokafka_options(settings), gateway.catalog, settings.topic_replication_factor
+            )
+        )
+    finally:
+        loop.close()
+    print(
+        f"stream-sla gateway: brokers {settings.kafka_bootstrap_servers}, webhooks"
+        f" http://{gateway_settings.host}:{gateway_settings.port}/hooks/{{hubspot,pipedrive}}",
+        flush=True,
+    )
+    Worker(gateway.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
+    return 0
 
 
 def _topics(args: argparse.Namespace) -> int:
@@ -367,7 +409,7 @@ def _replay(args: argparse.Namespace) -> int:
     until = parse_timestamp(args.until, "--until") if args.until else None
     rejected: Counter[str] = Counter()
     with open_lines(args.events) as lines:
-        events = read_events(lines, rejected)
+        events = read_events(_vendor_lines(args, lines, rejected), rejected)
     result = replay(events, policy, until, progress=args.format == "text")
     result.rejected = rejected
     built = report.build(result)
@@ -401,6 +443,20 @@ def _slo(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _vendor_lines(
+    args: argparse.Namespace, lines: Iterable[bytes], rejected: dict[str, int]
+) -> Iterable[bytes]:
+    """With ``--from``, raw CRM payloads go through the gateway's translators first."""
+    if not args.vendor:
+        return lines
+    from stream_sla.gateway.backtest import canonical_lines
+    from stream_sla.gateway.mappings import load_mappings
+    from stream_sla.people import PeopleDirectory, load_people
+
+    people = load_people(args.people) if args.people else PeopleDirectory()
+    return canonical_lines(lines, args.vendor, load_mappings(args.mappings), people, rejected)
 
 
 def _config(args: argparse.Namespace) -> int:

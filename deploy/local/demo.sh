@@ -46,8 +46,27 @@ done
 curl -fs "http://127.0.0.1:$STREAM_SLA_WEB_PORT/ready" >/dev/null || {
   echo "demo: worker did not become ready; last lines of $run/worker.log:"; tail -40 "$run/worker.log"; exit 1; }
 
-"${cli[@]}" simulate --leads 100000 --rate 2 >"$run/simulate.log" 2>&1 &
-pids+=($!)
+if [[ "${STREAM_SLA_DEMO_VIA:-}" == hubspot ]]; then
+  # `make demo-gateway`: the synthetic CRM posts signed HubSpot webhooks to `stream-sla gateway`.
+  export STREAM_SLA_GATEWAY_PORT="${STREAM_SLA_GATEWAY_PORT:-6067}"
+  export STREAM_SLA_GATEWAY_HUBSPOT_CLIENT_SECRET="${STREAM_SLA_GATEWAY_HUBSPOT_CLIENT_SECRET:-demo-secret}"
+  export STREAM_SLA_GATEWAY_PEOPLE_FILE="$run/people.yaml"
+  "$py" -m stream_sla.gateway.demo --people-out "$STREAM_SLA_GATEWAY_PEOPLE_FILE"
+  "${cli[@]}" gateway >"$run/gateway.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 120); do
+    curl -fs "http://127.0.0.1:$STREAM_SLA_GATEWAY_PORT/ready" >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  hook="http://127.0.0.1:$STREAM_SLA_GATEWAY_PORT/hooks/hubspot"
+  "$py" -m stream_sla.gateway.demo --url "$hook" --secret "$STREAM_SLA_GATEWAY_HUBSPOT_CLIENT_SECRET" \
+    --leads 100000 --rate 2 --target-seconds 30 >"$run/simulate.log" 2>&1 &
+  pids+=($!)
+  echo "demo: HubSpot webhooks go to $hook (gateway log: $run/gateway.log)"
+else
+  "${cli[@]}" simulate --leads 100000 --rate 2 >"$run/simulate.log" 2>&1 &
+  pids+=($!)
+fi
 
 cat <<MSG
 

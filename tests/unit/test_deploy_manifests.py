@@ -12,12 +12,16 @@ import pytest
 import yaml
 
 from stream_sla.config import ENV_PREFIX, Settings
+from stream_sla.gateway.settings import ENV_PREFIX as GATEWAY_PREFIX
+from stream_sla.gateway.settings import GatewaySettings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 COMPOSE = ROOT / "deploy" / "compose" / "docker-compose.yml"
 KUBERNETES_VERSION = "1.30.0"
-SETTINGS = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+SETTINGS = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | {
+    GATEWAY_PREFIX + name.upper() for name in GatewaySettings.model_fields
+}
 
 
 def k8s_documents() -> list[tuple[str, dict[str, Any]]]:
@@ -135,3 +139,20 @@ def test_alertmanager_config_is_valid_for_amtool() -> None:
     config = yaml.safe_load((ROOT / "deploy" / "alertmanager" / "alertmanager.yml").read_text())
     severities = {route["matchers"][0] for route in config["route"]["routes"]}
     assert severities == {'severity="page"', 'severity="ticket"'}
+
+
+def test_gateway_deployment_is_valid_and_uses_only_real_settings() -> None:
+    docs = [d for d in yaml.safe_load_all((K8S / "gateway.yaml").read_text()) if d]
+    secret = yaml.safe_load((K8S / "gateway-secret.example.yaml").read_text())
+    for doc in [*docs, secret]:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["gateway"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    names = {e["name"] for e in container["env"]} | set(secret["stringData"])
+    assert names <= SETTINGS, names - SETTINGS
+    compose = yaml.safe_load(COMPOSE.read_text())
+    assert compose["services"]["gateway"]["command"] == ["gateway"]
+    mappings = container["env"][-1]["value"].removeprefix("/app/")
+    assert (ROOT / mappings).is_file()
