@@ -66,6 +66,8 @@ class Attempted:
     reason: str = ""
     seconds: float = 0.0
     """From the first try to the final answer (the delivery latency)."""
+    subject: str = ""
+    """What the message said (its subject), for the notifier's page of recent sends."""
 
 
 async def attempt(

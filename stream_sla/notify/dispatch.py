@@ -12,11 +12,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from stream_sla.notify.channels import Channel
 from stream_sla.notify.config import NotifyConfig
 from stream_sla.notify.delivery import Attempted, Outcome, Rejected, RetryPolicy, attempt
-from stream_sla.notify.message import render
+from stream_sla.notify.message import Rendered, render
 from stream_sla.notify.metrics import NotifierMetrics
 from stream_sla.notify.model import Message
 
@@ -32,7 +33,7 @@ class Dispatcher:
         channels: dict[str, Channel],
         metrics: NotifierMetrics,
         dead_letter: DeadLetter,
-        owner_names: dict[str, str] | None = None,
+        owner_name: Callable[[str], str | None] = lambda _: None,
         clock: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         policy: RetryPolicy | None = None,
     ) -> None:
@@ -40,7 +41,7 @@ class Dispatcher:
         self.channels = channels
         self.metrics = metrics
         self.dead_letter = dead_letter
-        self.owner_names = owner_names or {}
+        self.owner_name = owner_name
         self.clock = clock
         self.policy = policy or RetryPolicy(
             config.retry_attempts,
@@ -54,19 +55,21 @@ class Dispatcher:
             return []
         return list(await asyncio.gather(*(self.send(m) for m in messages)))
 
-    async def send(self, message: Message) -> Attempted:
+    async def send(self, message: Message, rendered: Rendered | None = None) -> Attempted:
         channel = self.channels[message.channel]
         kind = channel.kind
         self.in_flight += 1
         self.metrics.queue_depth.set(self.in_flight)
         try:
-            rendered = render(
-                message, self.clock(), self.config.crm_link, self.config.templates,
-                self.owner_names,
-            )  # fmt: skip
+            if rendered is None:
+                rendered = render(
+                    message, self.clock(), self.config.crm_link, self.config.templates,
+                    self.owner_name,
+                )  # fmt: skip
+            text = rendered
 
             async def once() -> None:
-                await channel.send(message, rendered)
+                await channel.send(message, text)
 
             def retried(reason: str) -> None:
                 self.metrics.notifications.labels(kind, Outcome.RETRIED.value).inc()
@@ -76,6 +79,7 @@ class Dispatcher:
                 result = await attempt(once, self.policy, on_retry=retried)
             except Rejected as exc:  # raised while building the request, before any attempt
                 result = Attempted(Outcome.REJECTED, 0, exc.reason)
+            result = replace(result, subject=text.subject)
         finally:
             self.in_flight -= 1
             self.metrics.queue_depth.set(self.in_flight)

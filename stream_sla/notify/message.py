@@ -8,11 +8,13 @@ Templates are Python format strings over the fields of :func:`fields`; the routi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from stream_sla.notify.model import Delivery, Message, Notice
+from stream_sla.notify.model import Delivery, Message, Notice, Recipient
+from stream_sla.notify.strikes import Strike
 
 DEFAULT_TEMPLATES = {
     "subject": "{headline}: {action_short} lead {lead_id} {by_when}",
@@ -121,11 +123,11 @@ def render(
     now: int,
     crm_link: str,
     templates: dict[str, str] | None = None,
-    owner_names: dict[str, str] | None = None,
+    owner_name: Callable[[str], str | None] = lambda _: None,
 ) -> Rendered:
+    """``owner_name`` maps an owner id to a name (the directory's), for escalation texts."""
     t = {**DEFAULT_TEMPLATES, **(templates or {})}
-    names = owner_names or {}
-    items = [fields(d, now, crm_link, names.get(d.notice.owner or "")) for d in message.deliveries]
+    items = [fields(d, now, crm_link, owner_name(d.notice.owner or "")) for d in message.deliveries]
     if len(items) == 1:
         f = items[0]
         return Rendered(t["subject"].format(**f), t["body"].format(**f), f["link"])
@@ -142,3 +144,19 @@ def render(
     lines = "\n".join(t["digest_line"].format(**f) for f in items)
     text = f"Hello {message.recipient.name},\n\n{len(items)} leads need you:\n{lines}\n"
     return Rendered(t["digest_subject"].format(**head), text, items[0]["link"])
+
+
+def render_strike(strike: Strike, manager: Recipient, rep_name: str) -> Rendered:
+    """The manager's notice of a strike: who, how many breaches in which window, which leads."""
+    zone = ZoneInfo(manager.timezone)
+    first = datetime.fromtimestamp(strike.first_deadline_at / 1000, tz=zone)
+    last = datetime.fromtimestamp(strike.last_deadline_at / 1000, tz=zone)
+    days = strike.within_ms / 86_400_000
+    subject = f"Strike: {rep_name} missed the SLA {len(strike.breach_ids)} times in {days:g} days"
+    text = (
+        f"Hello {manager.name},\n\n{rep_name} (team {strike.team or 'none'}) breached the SLA"
+        f" {len(strike.breach_ids)} times between {first:%a %d %b %H:%M} and"
+        f" {last:%a %d %b %H:%M} ({manager.timezone}), on leads {', '.join(strike.lead_ids)}."
+        f"\nThe agreement asks you to diagnose the shortfall with them.\nStrike id: {strike.id}\n"
+    )
+    return Rendered(subject, text, "")

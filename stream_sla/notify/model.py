@@ -89,13 +89,15 @@ class Message:
     channel: str
     recipient: Recipient
     deliveries: tuple[Delivery, ...]
+    kind: str = "notice"
+    """notice (one or a digest) or strike: part of the idempotency key."""
 
     @property
     def idempotency_key(self) -> str:
         """The violation id for a single notice to a single recipient (the common case), so
         a retry after a crash carries the same key; a digest's key is derived from its ids."""
         ids = sorted(d.notice.id for d in self.deliveries)
-        if len(ids) == 1:
+        if len(ids) == 1 or self.kind != "notice":
             return f"{ids[0]}.{_slug(self.recipient.key)}"
         digest = uuid.uuid5(_KEY_NAMESPACE, "|".join(ids))
         return f"digest-{digest}.{_slug(self.recipient.key)}"

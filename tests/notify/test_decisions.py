@@ -208,7 +208,7 @@ def test_escalation_names_the_rep_and_how_late(config: NotifyConfig) -> None:
     breach = notice(severity="breach", deadline_at=MONDAY_10_NY)
     [d] = [d for d in route(breach, config, PEOPLE).deliveries if d.escalation]
     text = render(Message("mail", d.recipient, (d,)), MONDAY_10_NY + 90 * MINUTE,
-                  config.crm_link, owner_names={"200": "Ana Silva"})  # fmt: skip
+                  config.crm_link, owner_name={"200": "Ana Silva"}.get)  # fmt: skip
     assert text.subject.startswith("Escalation: Ana Silva missed the SLA")
     assert "1 h 30 min late" in text.text and text.text.startswith("Hello Grace")
 
@@ -218,3 +218,16 @@ def test_templates_can_be_overridden(config: NotifyConfig) -> None:
     text = render(Message("mail", d.recipient, (d,)), MONDAY_10_NY, config.crm_link,
                   {"subject": "[SLA] {lead_id} due {deadline}"})  # fmt: skip
     assert text.subject == "[SLA] L-1 due Mon 02 Nov 10:15"
+
+
+def test_strike_record_validates_against_its_topic_schema() -> None:
+    import jsonschema
+
+    from stream_sla.topics import TopicCatalog
+
+    b = [notice(lead=f"L-{i}", severity="breach", deadline_at=MONDAY_10_NY + i * HOUR)
+         for i in range(3)]  # fmt: skip
+    [strike] = count_strikes(b, 3, 30 * DAY)
+    record = strike.to_record(MONDAY_10_NY + 3 * HOUR, "100")
+    jsonschema.validate(record, TopicCatalog.load().spec("sla.strikes").value_schema)
+    assert record["breaches"] == 3 and record["manager"] == "100" and record["rep"] == "200"
