@@ -305,10 +305,9 @@ class Notifier:
         await consumer.start()
         counted = 0
         try:
-            partitions = consumer.partitions_for_topic(self._breaches) or set()
-            tps = [TopicPartition(self._breaches, p) for p in sorted(partitions)]
-            if not tps:
-                return 0
+            # From the catalogue: an unsubscribed consumer has no metadata for the topic.
+            partitions = range(self.catalog.spec("sla.breaches").partitions)
+            tps = [TopicPartition(self._breaches, p) for p in partitions]
             ends: dict[TopicPartition, int] = {}
             for tp in tps:
                 committed = await consumer.committed(tp)
@@ -390,19 +389,7 @@ class Notifier:
     def _pages(self) -> None:
         notifier = self
 
-        @self.app.page("/metrics")
-        async def metrics(web: Any, request: Any) -> Any:
-            body = generate_latest(notifier.metrics.registry)
-            return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
-
-        @self.app.page("/live")
-        async def live(web: Any, request: Any) -> Any:
-            return web.json({"live": True})
-
-        @self.app.page("/notifications.json")
-        async def recent_json(web: Any, request: Any) -> Any:
-            return web.json({"held": notifier.pacer.held_count(), "recent": list(notifier.recent)})
-
+        # "/" first: Faust's own index page, added later, must not join its resource.
         @self.app.page("/")
         async def recent_html(web: Any, request: Any) -> Any:
             rows = "".join(
@@ -416,6 +403,19 @@ class Notifier:
                 " for working hours or a digest</p><table border=1><tr><th>at (UTC)<th>outcome"
                 f"<th>channel<th>recipient<th>subject</tr>{rows}</table>"
             )
+
+        @self.app.page("/metrics")
+        async def metrics(web: Any, request: Any) -> Any:
+            body = generate_latest(notifier.metrics.registry)
+            return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+        @self.app.page("/live")
+        async def live(web: Any, request: Any) -> Any:
+            return web.json({"live": True})
+
+        @self.app.page("/notifications.json")
+        async def recent_json(web: Any, request: Any) -> Any:
+            return web.json({"held": notifier.pacer.held_count(), "recent": list(notifier.recent)})
 
 
 def _strike_notice(strike: Strike) -> Notice:

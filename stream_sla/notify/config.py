@@ -253,6 +253,13 @@ class _Notifications(_Strict):
     routes: list[_Route]
     templates: _Templates = Field(default_factory=_Templates)
 
+    @field_validator("working_hours")
+    @classmethod
+    def _opens(cls, hours: dict[str, Any] | None) -> dict[str, Any] | None:
+        if hours is not None and not any(hours.values()):
+            raise _problem("never open: give at least one day's hours (leave it out for 24/7)")
+        return hours
+
     @field_validator("crm_link")
     @classmethod
     def _link(cls, value: str) -> str:

@@ -1,10 +1,15 @@
-"""Strikes: N breaches by one rep within a rolling window (e.g. 3 in 30 days).
+"""Strikes: N breaches by one rep within a window of the configured length (e.g. 3 in 30 days).
 
-Pure, event time only: a breach counts at its ``deadline_at``, so a replay of the
-breaches topic (or issue 18's report, through :func:`count_strikes`) finds the same
-strikes as the live notifier. A strike consumes the breaches it counted: the next one
-needs N new breaches. Its id is derived from those breach ids, so a notifier that
-re-reads breaches after a crash publishes the same strike with the same id.
+Pure, event time only: a breach counts in the window its ``deadline_at`` falls in. The
+windows are consecutive periods of ``within`` from the Unix epoch, the same for every rep,
+replay and restart, so a strike does not depend on the order breaches arrive in. A truly
+rolling window cannot promise that: breaches of one rep come from many partitions in any
+interleaving, and which N breaches make up "the" strike would depend on that order (and a
+restarted notifier would publish different strikes). The price: 2 breaches at the end of
+one period and 1 at the start of the next make no strike. Each N-th breach of a rep in a
+window completes a strike whose id is derived from (rep, window, ordinal), so a notifier
+that re-reads breaches after a crash publishes the same strike with the same id, and issue
+18's report (through :func:`count_strikes`) counts the same strikes as the live notifier.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ class Strike:
     last_deadline_at: int
     threshold: int
     within_ms: int
+    window_start_at: int
 
     def to_record(self, detected_at: int, manager: str | None) -> dict[str, Any]:
         """The value published to ``sla.strikes`` (schema in topics/sla.strikes.yaml)."""
@@ -45,6 +51,8 @@ class Strike:
             "first_deadline_at": format_ms(self.first_deadline_at),
             "last_deadline_at": format_ms(self.last_deadline_at),
             "window_seconds": self.within_ms / 1000,
+            "window_start_at": format_ms(self.window_start_at),
+            "window_end_at": format_ms(self.window_start_at + self.within_ms),
             "threshold": self.threshold,
             "detected_at": format_ms(detected_at),
         }
@@ -54,34 +62,44 @@ class Strike:
 class StrikeCounter:
     breaches: int
     within_ms: int
-    _window: dict[str, list[Notice]] = field(default_factory=dict)
-    _seen: set[str] = field(default_factory=set)
+    _windows: dict[tuple[str, int], dict[str, Notice]] = field(default_factory=dict)
+    _newest_window: int = 0
 
     def record(self, notice: Notice) -> Strike | None:
         """Count a breach; the strike it completes, if any. Warnings and repeats count nothing."""
-        if notice.severity != "breach" or not notice.owner or notice.id in self._seen:
+        if notice.severity != "breach" or not notice.owner:
             return None
-        self._seen.add(notice.id)
-        window = self._window.setdefault(notice.owner, [])
-        window.append(notice)
-        window.sort(key=lambda n: (n.deadline_at, n.id))
-        newest = window[-1].deadline_at
-        window[:] = [n for n in window if n.deadline_at > newest - self.within_ms]
-        if len(window) < self.breaches:
+        window = notice.deadline_at // self.within_ms
+        counted = self._windows.setdefault((notice.owner, window), {})
+        if notice.id in counted:
             return None
-        counted = window[-self.breaches :]
-        window.clear()
+        counted[notice.id] = notice
+        self._forget_before(window)
+        if len(counted) % self.breaches:
+            return None
+        ordinal = len(counted) // self.breaches
+        in_order = sorted(counted.values(), key=lambda n: (n.deadline_at, n.id))
+        these = in_order[(ordinal - 1) * self.breaches : ordinal * self.breaches]
         return Strike(
-            id=str(uuid.uuid5(_STRIKE_NAMESPACE, "|".join(n.id for n in counted))),
+            id=str(uuid.uuid5(_STRIKE_NAMESPACE, f"{notice.owner}|{window}|{ordinal}")),
             rep=notice.owner,
-            team=counted[-1].team,
-            breach_ids=tuple(n.id for n in counted),
-            lead_ids=tuple(n.lead_id for n in counted),
-            first_deadline_at=counted[0].deadline_at,
-            last_deadline_at=counted[-1].deadline_at,
+            team=these[-1].team,
+            breach_ids=tuple(n.id for n in these),
+            lead_ids=tuple(n.lead_id for n in these),
+            first_deadline_at=these[0].deadline_at,
+            last_deadline_at=these[-1].deadline_at,
             threshold=self.breaches,
             within_ms=self.within_ms,
+            window_start_at=window * self.within_ms,
         )
+
+    def _forget_before(self, window: int) -> None:
+        """Keep the current and the previous window (late breaches); older ones are closed."""
+        if window <= self._newest_window:
+            return
+        self._newest_window = window
+        for key in [k for k in self._windows if k[1] < window - 1]:
+            del self._windows[key]
 
 
 def count_strikes(breaches: Iterable[Notice], threshold: int, within_ms: int) -> list[Strike]:

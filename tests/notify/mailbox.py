@@ -48,7 +48,7 @@ class Mailbox:
         return "250 OK"
 
     def by_id(self) -> dict[str, EmailMessage]:
-        return {str(m["Message-ID"]): m for m in self.messages}
+        return {str(m["Message-ID"]).strip(): m for m in self.messages}
 
 
 def authenticator(
