@@ -18,7 +18,7 @@ CATALOG = (
     ("stream_sla_notifications_held", "gauge", (),
      "Reminders held for working hours or a digest."),
     ("stream_sla_strikes_total", "counter", ("team", "rep"),
-     "Strikes: N breaches by one rep within the rolling window, by team and rep."),
+     "Strikes: every N-th breach of one rep within a strike window, by team and rep."),
     ("stream_sla_unreachable_recipients_total", "counter", ("who",),
      "Route recipients the people directory could not resolve (owner, manager, team, on_call)."),
 )  # fmt: skip

@@ -21,6 +21,28 @@ def test_complete_routing_file_loads(tmp_path: Path) -> None:
     assert config.channels["mail"].starttls is False
 
 
+def test_readme_example_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's complete example is a file that loads, not prose."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Reminders and escalations", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    secrets = "SMTP_PASSWORD SLACK_BOT_TOKEN TEAMS_WEBHOOK_URL HOOK_SECRET HUBSPOT_TOKEN"
+    for env in (*secrets.split(), "SALESFORCE_TOKEN", "PIPEDRIVE_TOKEN", "SLACK_WEBHOOK_URL"):
+        monkeypatch.setenv(env, "set")
+    (tmp_path / "people.yaml").write_text("people: [{id: '1', name: A, team: t}]\n")
+    config = load_notifications(write(tmp_path, example))
+    kinds = {c.type for c in config.channels.values()}
+    assert len(kinds) == 8 and len(config.routes) == 4  # every channel kind, every kind of who
+    assert {w for r in config.routes for w in r.notify} == {"owner", "manager", "team", "on_call"}
+
+
+def test_readme_metrics_table_is_the_catalog() -> None:
+    from stream_sla.notify.metrics import reference_table
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert reference_table() in readme
+
+
 BROKEN = [
     (
         "unknown-key",
