@@ -152,7 +152,8 @@ def render_strike(strike: Strike, manager: Recipient, rep_name: str) -> Rendered
     first = datetime.fromtimestamp(strike.first_deadline_at / 1000, tz=zone)
     last = datetime.fromtimestamp(strike.last_deadline_at / 1000, tz=zone)
     days = strike.within_ms / 86_400_000
-    subject = f"Strike: {rep_name} missed the SLA {len(strike.breach_ids)} times in {days:g} days"
+    window = f"{days:g} day" + ("" if days == 1 else "s")
+    subject = f"Strike: {rep_name} missed the SLA {len(strike.breach_ids)} times in {window}"
     text = (
         f"Hello {manager.name},\n\n{rep_name} (team {strike.team or 'none'}) breached the SLA"
         f" {len(strike.breach_ids)} times between {first:%a %d %b %H:%M} and"
