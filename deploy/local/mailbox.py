@@ -12,7 +12,9 @@ from aiosmtpd.controller import Controller
 
 class Printer:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        mail = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        mail = message_from_bytes(
+            envelope.original_content or envelope.content, policy=policy.default
+        )
         body = mail.get_body()
         text = body.get_content() if body is not None else ""
         lines = [line for line in text.splitlines() if line.strip()][1:4]
