@@ -50,7 +50,7 @@ def _duration(value: Any) -> Any:
         try:
             return parse_duration_ms(value)
         except ValueError as exc:
-            raise _problem(f"{value!r} {exc}") from None
+            raise _problem(str(exc)) from None
     return value
 
 

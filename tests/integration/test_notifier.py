@@ -26,7 +26,7 @@ from stream_sla.sla.snapshot import dump_state
 from stream_sla.sla.timestamps import format_ms
 
 from ..notify.mailbox import Mailbox, start_mail_server
-from ..notify.vendors import VendorServer
+from ..notify.vendors import Answer, VendorServer
 from .harness import Harness, WorkerProcess, free_port, now_ms, values, wait_for
 
 PEOPLE = """\
@@ -230,3 +230,26 @@ async def test_held_reminder_is_dropped_when_the_lead_state_shows_it_met(
     finally:
         controller.stop()  # type: ignore[attr-defined]
         await s.vendors.stop()
+
+
+async def test_a_channel_that_keeps_failing_is_dead_lettered_and_the_others_deliver(
+    harness: Harness, rig: Services
+) -> None:
+    rig.vendors.fail("webhook", *[Answer(503, b"down")] * 5)  # retry: attempts 5
+    await harness.produce([("sla.breaches", "L-1", breach("L-1", "200", now_ms() - 60_000))])
+    notifier = start_notifier(harness, rig.routing, "failing")
+    dead = await harness.consume("sla.dead-letter", lambda r: len(r) >= 1, 90)
+    assert dead, notifier.log_tail()
+    headers = dict(dead[0].headers)
+    assert headers["stream-sla.reason"] == b"notification_failed"
+    assert headers["stream-sla.channel"] == b"hook" and headers["stream-sla.attempts"] == b"5"
+    assert headers["stream-sla.detail"].startswith(b"HTTP 503")
+    assert orjson.loads(dead[0].value)["violation_ids"] == ["L-1-breach"]
+    assert len(rig.vendors.of("webhook")) == 5
+    assert "<L-1-breach.person-200@stream-sla>" in rig.mailbox.by_id()  # mail went anyway
+    assert len(rig.vendors.salesforce_tasks) == 1
+    samples = notifier.metrics()
+    assert samples.get("stream_sla_notifications_total", channel="webhook",
+                       outcome="dead_lettered") == 1  # fmt: skip
+    assert samples.get("stream_sla_notifications_total", channel="webhook",
+                       outcome="retried") == 4  # fmt: skip

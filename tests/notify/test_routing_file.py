@@ -70,7 +70,7 @@ BROKEN = [
     (
         "bad-duration",
         ROUTING.replace("per: 1h", "per: 1hour"),
-        r"notifications.yaml:8: rate_limit.per: '1hour' .*(use e.g.|duration)",
+        r"notifications.yaml:8: rate_limit.per: '1hour' is not a duration \(use e.g. 90s",
     ),
     (
         "unset-secret",
