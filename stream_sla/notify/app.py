@@ -44,7 +44,7 @@ from stream_sla.notify.metrics import NotifierMetrics
 from stream_sla.notify.model import Delivery, Message, Notice
 from stream_sla.notify.pacing import Pacer
 from stream_sla.notify.routing import Directory, manager_of, person_recipient, route
-from stream_sla.notify.settled import moot
+from stream_sla.notify.settled import moot, stale
 from stream_sla.notify.strikes import Strike, StrikeCounter
 from stream_sla.sla.events import EventRejected
 from stream_sla.sla.snapshot import load_state
@@ -176,6 +176,9 @@ class Notifier:
     async def handle(self, notice: Notice) -> None:
         await self.dispatcher()
         now = self.clock()
+        if stale(notice, now):
+            self.metrics.stale.inc()
+            return
         async with self._lock:
             if notice.severity == "breach":
                 self._discard(

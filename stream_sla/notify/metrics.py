@@ -19,6 +19,8 @@ CATALOG = (
      "Reminders held for working hours or a digest."),
     ("stream_sla_strikes_total", "counter", ("team", "rep"),
      "Strikes: every N-th breach of one rep within a strike window, by team and rep."),
+    ("stream_sla_stale_warnings_total", "counter", (),
+     "Warnings read after their deadline (a lagging or restarted notifier): not sent."),
     ("stream_sla_unreachable_recipients_total", "counter", ("who",),
      "Route recipients the people directory could not resolve (owner, manager, team, on_call)."),
 )  # fmt: skip
@@ -46,6 +48,9 @@ class NotifierMetrics:
         )
         self.strikes = Counter(
             "stream_sla_strikes", doc["stream_sla_strikes_total"], ("team", "rep"), registry=r
+        )
+        self.stale = Counter(
+            "stream_sla_stale_warnings", doc["stream_sla_stale_warnings_total"], registry=r
         )
         self.unreachable = Counter(
             "stream_sla_unreachable_recipients", doc["stream_sla_unreachable_recipients_total"],

@@ -46,6 +46,8 @@ class Pacer:
         """What to send now for this delivery: itself, or nothing (it is held)."""
         key = (delivery.recipient.key, delivery.channel)
         queue = self._queues.setdefault(key, _Queue())
+        if any(d.notice.id == delivery.notice.id for d in queue.held):
+            return []  # read again after a restart: it is held already (journal)
         self._forget_old(queue, now)
         if delivery.urgent:
             queue.sent.append(now)

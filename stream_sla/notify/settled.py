@@ -10,7 +10,7 @@ disagree with the worker; the SLA topics alone carry warnings and breaches, not 
 
 from __future__ import annotations
 
-from stream_sla.notify.model import Delivery
+from stream_sla.notify.model import Delivery, Notice
 from stream_sla.sla.effects import Rule, Severity
 from stream_sla.sla.lead import LeadState
 from stream_sla.sla.policy import Policy
@@ -42,3 +42,9 @@ def moot(delivery: Delivery, state: LeadState, policy: Policy) -> bool:
         ):
             return checkpoint.satisfied_at is not None
     return False
+
+
+def stale(notice: Notice, now: int) -> bool:
+    """A warning read after its deadline (the notifier lagged or restarted) says nothing
+    useful any more: either the lead was met, or its breach follows and says more."""
+    return notice.severity == Severity.WARNING.value and notice.deadline_at <= now

@@ -241,3 +241,20 @@ def test_strike_record_validates_against_its_topic_schema() -> None:
     record = strike.to_record(WINDOW + 3 * HOUR, "100")
     jsonschema.validate(record, TopicCatalog.load().spec("sla.strikes").value_schema)
     assert record["breaches"] == 3 and record["manager"] == "100" and record["rep"] == "200"
+
+
+def test_a_reminder_read_again_after_a_restart_is_held_once(config: NotifyConfig) -> None:
+    p = pacer(config)
+    night = MONDAY_10_NY + 13 * HOUR
+    [d] = [d for d in route(notice(), config, PEOPLE).deliveries if d.channel == "mail"]
+    assert p.offer(d, night) == [] and p.offer(d, night + MINUTE) == []
+    [message] = p.due(MONDAY_10_NY + 23 * HOUR)
+    assert message.deliveries == (d,)
+
+
+def test_a_warning_read_after_its_deadline_is_stale() -> None:
+    from stream_sla.notify.settled import stale
+
+    warning = notice(deadline_at=MONDAY_10_NY)
+    assert not stale(warning, MONDAY_10_NY - 1) and stale(warning, MONDAY_10_NY)
+    assert not stale(notice(severity="breach", deadline_at=MONDAY_10_NY), MONDAY_10_NY + HOUR)
