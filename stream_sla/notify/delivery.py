@@ -85,12 +85,13 @@ async def attempt(
             await send()
         except Rejected as exc:
             return Attempted(Outcome.REJECTED, n, exc.reason, time.monotonic() - started)
-        except Retryable as exc:
-            reason = exc.reason
+        except Exception as exc:  # Retryable, or a bug in a channel: never stall the agent
+            retryable = exc if isinstance(exc, Retryable) else Retryable(f"unexpected: {exc!r}")
+            reason = retryable.reason
             if n == policy.attempts:
                 break
             on_retry(reason)
-            await sleep(policy.delay(n, exc.retry_after, rng))
+            await sleep(policy.delay(n, retryable.retry_after, rng))
         else:
             return Attempted(Outcome.DELIVERED, n, "", time.monotonic() - started)
     return Attempted(Outcome.DEAD_LETTERED, policy.attempts, reason, time.monotonic() - started)
