@@ -221,9 +221,9 @@ class Notifier:
             self._discard(lambda d: d.notice.lead_id == lead_id and moot(d, state, self.policy))
 
     async def release_due(self) -> None:
-        """Timer: held reminders whose working hour or rate window has come, as digests."""
-        if self._dispatcher is None:
-            return
+        """Timer: held reminders whose working hour or rate window has come, as digests.
+        The first tick also brings back what the journal held before a restart."""
+        await self.dispatcher()
         async with self._lock:
             messages = self.pacer.due(self.clock())
             self._refresh_held()

@@ -227,6 +227,11 @@ async def test_held_reminder_is_dropped_when_the_lead_state_shows_it_met(
         assert samples.get("stream_sla_notifications_total", channel="webhook",
                            outcome="discarded") == 1  # fmt: skip
         assert s.vendors.of("webhook") == []  # nothing was sent at a closed hour
+
+        notifier.stop(signal.SIGKILL)  # the held reminder was consumed: only the journal has it
+        notifier = start_notifier(harness, s.routing, "held-again")
+        assert await wait_for(lambda: page().get("held") == 1, 60), notifier.log_tail()
+        assert s.vendors.of("webhook") == []
     finally:
         controller.stop()  # type: ignore[attr-defined]
         await s.vendors.stop()
