@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from html import escape
 from typing import Any
@@ -48,13 +48,17 @@ from stream_sla.notify.settled import moot, stale
 from stream_sla.notify.strikes import Strike, StrikeCounter
 from stream_sla.sla.events import EventRejected
 from stream_sla.sla.snapshot import load_state
-from stream_sla.stream.app import raw_topic
+from stream_sla.stream.app import dead_letter_headers, raw_topic
+from stream_sla.stream.processor import Record
 from stream_sla.topics import TopicCatalog
 
 log = logging.getLogger(__name__)
 
 STRIKES_TOPIC = "sla.strikes"
 RECENT = 100
+RECENT_STATES = 20_000
+"""Lead states kept after they are read (about 0.5 KB each): a warning read after the state
+that settles it (another topic, so any order) is still recognised as moot."""
 
 
 def wall_clock_ms() -> int:
@@ -119,6 +123,7 @@ class Notifier:
         self.strikes = StrikeCounter(config.strike_breaches, config.strike_within_ms)
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
         self._held_leads: set[str] = set()
+        self._states: OrderedDict[str, bytes | None] = OrderedDict()
         self._dispatcher: Dispatcher | None = None
         self._lock = asyncio.Lock()
         self._pages()
@@ -163,7 +168,7 @@ class Notifier:
         async for event in stream.events():
             message = event.message
             if message.topic == self._lead_state:
-                if self._held_leads and message.key is not None:
+                if message.key is not None:
                     await self.lead_changed(message.key.decode(errors="replace"), message.value)
                 continue
             try:
@@ -194,6 +199,9 @@ class Notifier:
             now_messages: list[Message] = []
             held: list[Delivery] = []
             for delivery in routed.deliveries:
+                if notice.lead_id in self._states and self._settled(delivery):
+                    self._count_discarded(delivery)
+                    continue
                 out = self.pacer.offer(delivery, now)
                 if out:
                     now_messages += out
@@ -207,25 +215,39 @@ class Notifier:
             await self._strike(strike, now)
 
     async def lead_changed(self, lead_id: str, value: bytes | None) -> None:
+        """Remember the newest state (bounded), and drop held reminders it makes moot."""
+        self._states[lead_id] = value
+        self._states.move_to_end(lead_id)
+        if len(self._states) > RECENT_STATES:
+            self._states.popitem(last=False)
         if lead_id not in self._held_leads:
             return
         async with self._lock:
-            if value is None:  # evicted: closed (or idle) long enough to be forgotten
-                self._discard(lambda d: d.notice.lead_id == lead_id)
-                return
-            try:
-                state = load_state(lead_id, value)
-            except (ValueError, TypeError, orjson.JSONDecodeError):
-                log.warning("lead state of %s in an unknown format: reminders kept", lead_id)
-                return
-            self._discard(lambda d: d.notice.lead_id == lead_id and moot(d, state, self.policy))
+            self._discard(lambda d: d.notice.lead_id == lead_id and self._settled(d))
+
+    def _settled(self, delivery: Delivery) -> bool:
+        """Moot by the newest lead state read (evicted: closed or idle long enough)."""
+        lead_id = delivery.notice.lead_id
+        if lead_id not in self._states:
+            return False
+        value = self._states[lead_id]
+        if value is None:
+            return True
+        try:
+            state = load_state(lead_id, value)
+        except (ValueError, TypeError, orjson.JSONDecodeError):
+            log.warning("lead state of %s in an unknown format: reminders kept", lead_id)
+            return False
+        return moot(delivery, state, self.policy)
 
     async def release_due(self) -> None:
         """Timer: held reminders whose working hour or rate window has come, as digests.
         The first tick also brings back what the journal held before a restart."""
         await self.dispatcher()
         async with self._lock:
-            messages = self.pacer.due(self.clock())
+            now = self.clock()
+            self._discard(lambda d: stale(d.notice, now))  # held past its deadline
+            messages = self.pacer.due(now)
             self._refresh_held()
         await self._send(messages)
         self.journal.done(d for m in messages for d in m.deliveries)
@@ -235,11 +257,14 @@ class Notifier:
         if dropped:
             self.journal.done(dropped)
             for d in dropped:
-                kind = self.config.channels[d.channel].type
-                self.metrics.notifications.labels(kind, Outcome.DISCARDED.value).inc()
-                self._remember(d.channel, d.recipient.key, f"(dropped) {d.notice.id}",
-                               Outcome.DISCARDED.value, [d.notice.lead_id])  # fmt: skip
+                self._count_discarded(d)
         self._refresh_held()
+
+    def _count_discarded(self, d: Delivery) -> None:
+        kind = self.config.channels[d.channel].type
+        self.metrics.notifications.labels(kind, Outcome.DISCARDED.value).inc()
+        self._remember(d.channel, d.recipient.key, f"(dropped) {d.notice.id}",
+                       Outcome.DISCARDED.value, [d.notice.lead_id])  # fmt: skip
 
     def _refresh_held(self) -> None:
         self._held_leads = {d.notice.lead_id for d in self.pacer.held()}
@@ -373,17 +398,14 @@ class Notifier:
         await ack
 
     async def _dead_letter_record(self, message: Any, reason: str, detail: str) -> None:
+        """The worker's dead-letter shape: original key and bytes, where from in headers."""
+        record = Record(message.topic, message.partition, message.offset, message.key,
+                        message.value)  # fmt: skip
         ack = await self._producer().send(
             self._dead_letter,
             key=message.key,
             value=message.value,
-            headers=[
-                ("stream-sla.reason", reason.encode()),
-                ("stream-sla.detail", detail.encode()[:1000]),
-                ("stream-sla.topic", message.topic.encode()),
-                ("stream-sla.partition", str(message.partition).encode()),
-                ("stream-sla.offset", str(message.offset).encode()),
-            ],
+            headers=dead_letter_headers(record, reason, detail[:1000]),
         )
         await ack
 

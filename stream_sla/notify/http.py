@@ -43,3 +43,14 @@ async def request_json(
             raise Rejected(f"HTTP {status}: {excerpt}")
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
         raise Retryable(f"connection: {exc.__class__.__name__}: {exc}") from None
+
+
+class TokenChannel:
+    """A channel calling a JSON API with a token read from the environment (``token_env``)."""
+
+    kind = ""
+
+    def __init__(self, config: Any, session: aiohttp.ClientSession) -> None:
+        self.config = config
+        self.token = config.secret("token_env")
+        self.session = session

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
-
 from stream_sla.notify.config import HubSpotTask
 from stream_sla.notify.delivery import Rejected
-from stream_sla.notify.http import request_json
+from stream_sla.notify.http import TokenChannel, request_json
 from stream_sla.notify.message import Rendered
 from stream_sla.notify.model import Message
 from stream_sla.sla.timestamps import format_ms
@@ -59,13 +57,8 @@ def task_body(config: HubSpotTask, message: Message, rendered: Rendered) -> dict
     return body
 
 
-class HubSpotTaskChannel:
+class HubSpotTaskChannel(TokenChannel):
     kind = "hubspot_task"
-
-    def __init__(self, config: HubSpotTask, session: aiohttp.ClientSession) -> None:
-        self.config = config
-        self.token = config.secret("token_env")
-        self.session = session
 
     async def send(self, message: Message, rendered: Rendered) -> None:
         await request_json(

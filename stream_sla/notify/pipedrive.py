@@ -12,11 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import aiohttp
-
 from stream_sla.notify.config import PipedriveActivity
 from stream_sla.notify.delivery import Rejected
-from stream_sla.notify.http import request_json
+from stream_sla.notify.http import TokenChannel, request_json
 from stream_sla.notify.message import Rendered
 from stream_sla.notify.model import Message
 from stream_sla.sla.timestamps import to_datetime
@@ -46,13 +44,8 @@ def activity_body(
     return body
 
 
-class PipedriveActivityChannel:
+class PipedriveActivityChannel(TokenChannel):
     kind = "pipedrive_activity"
-
-    def __init__(self, config: PipedriveActivity, session: aiohttp.ClientSession) -> None:
-        self.config = config
-        self.token = config.secret("token_env")
-        self.session = session
 
     async def send(self, message: Message, rendered: Rendered) -> None:
         await request_json(

@@ -17,11 +17,8 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-import aiohttp
-
-from stream_sla.notify.config import SalesforceTask
 from stream_sla.notify.delivery import Rejected, Retryable
-from stream_sla.notify.http import request_json
+from stream_sla.notify.http import TokenChannel, request_json
 from stream_sla.notify.message import Rendered
 from stream_sla.notify.model import Message
 
@@ -50,13 +47,8 @@ def task_fields(message: Message, rendered: Rendered) -> dict[str, Any]:
     return fields
 
 
-class SalesforceTaskChannel:
+class SalesforceTaskChannel(TokenChannel):
     kind = "salesforce_task"
-
-    def __init__(self, config: SalesforceTask, session: aiohttp.ClientSession) -> None:
-        self.config = config
-        self.token = config.secret("token_env")
-        self.session = session
 
     def url(self, key: str) -> str:
         c = self.config

@@ -17,9 +17,9 @@ from typing import Any
 import aiohttp
 import orjson
 
-from stream_sla.notify.config import SlackBot, SlackWebhook
+from stream_sla.notify.config import SlackWebhook
 from stream_sla.notify.delivery import Rejected, Retryable
-from stream_sla.notify.http import request_json
+from stream_sla.notify.http import TokenChannel, request_json
 from stream_sla.notify.message import Rendered
 from stream_sla.notify.model import Message
 
@@ -49,13 +49,8 @@ class SlackWebhookChannel:
         await request_json(self.session, "POST", self.url, body, {})
 
 
-class SlackBotChannel:
+class SlackBotChannel(TokenChannel):
     kind = "slack_bot"
-
-    def __init__(self, config: SlackBot, session: aiohttp.ClientSession) -> None:
-        self.config = config
-        self.token = config.secret("token_env")
-        self.session = session
 
     async def send(self, message: Message, rendered: Rendered) -> None:
         channel = self.config.channel or message.recipient.chat

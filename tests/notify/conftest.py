@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from .rig import rig  # noqa: F401 - the fixture, for every test of this folder
+
 
 @pytest.fixture(autouse=True)
 def _channel_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
