@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from aiokafka.errors import KafkaError
@@ -126,6 +126,8 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--working-days", type=int, help="for a per-working-day column")
     plan.add_argument("--format", choices=["text", "json"], default="text")
     plan.set_defaults(run=_plan)
+
+    _notifier_command(command)
 
     metrics = command("metrics", "Print the metrics catalog (markdown).")
     metrics.add_argument("action", choices=["reference"])
@@ -465,6 +467,70 @@ def _config(args: argparse.Namespace) -> int:
     else:
         for name, value in _settings(args).model_dump().items():
             print(f"{name} = {value}")
+    return 0
+
+
+# -- notifier (issue 12): reminders and escalations ------------------------------------------
+
+NOTIFICATIONS_FILE_ENV = "STREAM_SLA_NOTIFICATIONS_FILE"
+
+
+def _notifier_command(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    notifier = command(
+        "notifier", "Tell people: reminders, escalations and strikes from the SLA topics."
+    )
+    notifier.add_argument(
+        "--routing",
+        type=Path,
+        help=f"routing file (YAML; env {NOTIFICATIONS_FILE_ENV}); see README"
+        ' "Reminders and escalations"',
+    )
+    notifier.add_argument("--people", type=Path, help="people directory (default: the routing's)")
+    notifier.add_argument("--web-port", type=int, help="/metrics and / (default: web_port + 1)")
+    notifier.add_argument("--loglevel", default="info")
+    notifier.set_defaults(run=_notifier)
+
+
+def _notifier(args: argparse.Namespace) -> int:
+    import os
+
+    from faust.worker import Worker
+
+    from stream_sla.admin import create_topics
+    from stream_sla.notify.app import Notifier
+    from stream_sla.notify.config import load_notifications
+    from stream_sla.people import PeopleDirectory, load_people
+
+    settings = _settings(args)
+    routing = args.routing or (
+        Path(os.environ[NOTIFICATIONS_FILE_ENV]) if os.environ.get(NOTIFICATIONS_FILE_ENV) else None
+    )
+    if routing is None:
+        raise ConfigError(
+            "--routing", None, "", f"give the routing file (--routing or {NOTIFICATIONS_FILE_ENV})"
+        )
+    config = load_notifications(routing)
+    people_file = args.people or config.people_file
+    people = load_people(people_file) if people_file else PeopleDirectory()
+    web_port = args.web_port or settings.web_port + 1
+    notifier = Notifier(settings, config, people, web_port)
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(
+            create_topics(
+                aiokafka_options(settings), notifier.catalog, settings.topic_replication_factor
+            )
+        )
+        counted = loop.run_until_complete(notifier.rebuild_strikes())
+    finally:
+        loop.close()
+    print(
+        f"stream-sla notifier: {len(config.routes)} routes, {len(config.channels)} channels,"
+        f" {len(people)} people, {counted} breaches of the strike window re-read;"
+        f" http://{settings.web_host}:{web_port}/",
+        flush=True,
+    )
+    Worker(notifier.app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
     return 0
 
 

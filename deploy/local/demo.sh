@@ -68,12 +68,21 @@ else
   pids+=($!)
 fi
 
+# Reminders and escalations: a local mailbox that prints what it gets, and the notifier.
+"$py" "$here/mailbox.py" --port 2525 &
+pids+=($!)
+"${cli[@]}" notifier --routing "$here/demo-notifications.yaml" \
+  --web-port "$((STREAM_SLA_WEB_PORT + 1))" >"$run/notifier.log" 2>&1 &
+pids+=($!)
+
 cat <<MSG
 
   stream-sla demo is running (first-touch target $STREAM_SLA_FIRST_TOUCH_WITHIN, 2 new leads/s).
   metrics:     http://127.0.0.1:$STREAM_SLA_WEB_PORT/metrics
   breaches:    topic sla.breaches on $STREAM_SLA_KAFKA_BOOTSTRAP_SERVERS (printed below as they come)
   warnings:    topic sla.warnings      dead letters: topic sla.dead-letter
+  reminders:   printed below as the local mailbox gets them (mail ...); last notifications:
+               http://127.0.0.1:$((STREAM_SLA_WEB_PORT + 1))/   notifier log: $run/notifier.log
   worker log:  $run/worker.log
   Ctrl-C stops the worker, the simulator and the Kafka this demo started.
 
