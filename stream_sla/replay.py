@@ -188,7 +188,9 @@ def load_events(source: str, rejected: Counter[str]) -> list[Event]:
         raise ReplayInputError(
             f"{source}: not a readable gzip file ({exc}; gunzip -t it, or drop .gz if it is plain)"
         ) from None
-    if not events and rejected:
+    if not events and not rejected:
+        raise ReplayInputError(f"{source}: holds no events (an empty file? {fix})")
+    if not events:
         counts = ", ".join(f"{n:,} {reason}" for reason, n in rejected.most_common())
         raise ReplayInputError(
             f"{source}: no line is a CRM event ({counts}); expected one JSON object per line"
