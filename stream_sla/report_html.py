@@ -27,6 +27,9 @@ SEVEN_X = (
 TOP_REPS = 15
 INK, GOAL, BAD, GOOD, MUTED = "#1f4e79", "#c0504d", "#d9534f", "#5cb85c", "#8c8c8c"
 
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+"""The page may load nothing at all: it is one file, whatever the network."""
+
 _CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
        max-width: 1100px; margin: 0 auto; padding: 1.5rem; }
@@ -59,6 +62,7 @@ def render(report: dict[str, Any]) -> str:
     body = "\n".join(section for section in _sections(report))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>\n"
         f"<h1>{_e(title)}</h1>\n{body}\n</body></html>\n"
     )
