@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import matplotlib
+from matplotlib import ticker
 from matplotlib.figure import Figure
 
 from stream_sla.report import duration_text, pct_text, rate_text
@@ -157,7 +158,11 @@ def _first_touch(report: dict[str, Any]) -> str:
             ax.plot(range(len(names)), p90, "o", color=MUTED, markersize=3, label="p90")
             if target:
                 ax.axhline(target / 60, color=GOAL, linewidth=2, label="target")
-            ax.set_ylabel("minutes")
+            ax.set_yscale("log")
+            ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+            ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+            ax.set_ylabel("minutes (log scale)")
             ax.set_xticks(range(0, len(names), label_every))
             ax.set_xticklabels(names[::label_every], rotation=60, fontsize=7, ha="right")
             ax.legend(loc="upper left", fontsize=8)
@@ -303,7 +308,7 @@ def _leaderboard(report: dict[str, Any]) -> str:
         "leaderboard",
         "Leaderboard",
         _chart(
-            "leaderboard", draw, f"Top {TOP_REPS} reps by points.", height=0.8 + 0.25 * len(reps)
+            "leaderboard", draw, f"Top {TOP_REPS} reps by points.", height=0.8 + 0.18 * len(reps)
         )
         + _table(["team", "points"], [[team, f"{points:,}"] for team, points in teams]),
     )

@@ -117,7 +117,7 @@ def _compare(outcome: str, fast: Rate, slow: Rate) -> Comparison:
     elif fast.hits + slow.hits == 0:
         verdict = f"no {outcome} on either side: nothing to compare"
     elif _overlap(fast, slow):
-        verdict = "the 95% intervals overlap: the difference may be chance, too small to conclude"
+        verdict = "no clear difference: the 95% intervals overlap"
     elif ratio is None:
         verdict = f"{outcome} only within an hour: faster is better, by a factor not measurable"
     else:
