@@ -309,6 +309,11 @@ def _replay_arguments(p: argparse.ArgumentParser) -> None:
         help="write the warning and breach records the live worker would publish",
     )
     p.add_argument("--outcomes-csv", metavar="FILE", help="write one row per lead, cycle and rule")
+    p.add_argument(
+        "--month",
+        help="YYYY-MM: report that month only (the whole file is still replayed: state and"
+        " the three-months-missed flag need the months before)",
+    )
     p.add_argument("--quota", type=float, help="monthly sales quota: re-plan next month's goal")
     p.add_argument(
         "--marketing-share", type=float, default=1.0, help="of revenue, 0..1 (with --quota)"
@@ -334,7 +339,8 @@ def _run_replay(args: argparse.Namespace) -> int:
 
     from stream_sla import report, report_files
     from stream_sla.policy_file import load_policy
-    from stream_sla.replay import load_events, parse_until, replay
+    from stream_sla.replay import ReplayInputError, load_events, parse_month, parse_until, replay
+    from stream_sla.sla.timestamps import format_ms
 
     outputs = {
         flag: _output_path(flag, value)
@@ -347,13 +353,26 @@ def _run_replay(args: argparse.Namespace) -> int:
     }
     policy = load_policy(args.policy) if args.policy else _settings(args).policy()
     until = parse_until(args.until) if args.until else None
+    month = parse_month(args.month) if args.month else None
     rejected: Counter[str] = Counter()
     events = load_events(args.events, rejected)
-    keep = "--violations-out" in outputs
+    keep = "--violations-out" in outputs or month is not None
     result = replay(events, policy, until, keep_effects=keep, progress=args.format == "text")
     result.rejected = rejected
-    built = report.build(result, quota=args.quota, marketing_share=args.marketing_share)
-    if keep:
+    built = report.build(result, args.quota, args.marketing_share, month)
+    if (
+        month is not None
+        and not built["leads"]
+        and not any(t["met"] + t["breached"] + t["stopped"] for t in built["rules"].values())
+    ):
+        first, last = (
+            format_ms(t) if t else "-" for t in (result.first_event_at, result.last_event_at)
+        )
+        raise ReplayInputError(
+            f"--month: no lead was created or handed over in {month} in {args.events}"
+            f" (its events run from {first} to {last})"
+        )
+    if "--violations-out" in outputs:
         n = report_files.write_violations(outputs["--violations-out"], result.effects)
         print(f"wrote {n:,} warning and breach records to {args.violations_out}", file=sys.stderr)
     if "--outcomes-csv" in outputs:

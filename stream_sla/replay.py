@@ -17,6 +17,7 @@ counted by reason and skipped, as the worker dead-letters them.
 from __future__ import annotations
 
 import gzip
+import re
 import sys
 import time
 import zlib
@@ -208,6 +209,13 @@ def parse_until(value: str) -> int:
         if "offset" in exc.detail:
             raise ReplayInputError(f"--until: {value!r} has no UTC offset ({example})") from None
         raise ReplayInputError(f"--until: {value!r} is not an RFC 3339 time ({example})") from None
+
+
+def parse_month(value: str) -> str:
+    """``--month``: a calendar month as YYYY-MM (the marketing time zone decides the days)."""
+    if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        return value
+    raise ReplayInputError(f"--month: {value!r} is not a month as YYYY-MM (write e.g. 2026-10)")
 
 
 def open_lines(source: str) -> IO[bytes]:

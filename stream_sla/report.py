@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import calendar as month_calendar
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from stream_sla.replay import ReplayResult, compliance_targets
 from stream_sla.sla import actuals, funnel
+from stream_sla.sla.effects import Effect, FirstTouchMeasured, MqlDelivered
 from stream_sla.sla.outcomes import (
     CycleOutcome,
     RuleOutcome,
@@ -18,7 +20,7 @@ from stream_sla.sla.outcomes import (
     rule_outcomes,
 )
 from stream_sla.sla.policy import Policy
-from stream_sla.sla.rollups import Distribution
+from stream_sla.sla.rollups import Distribution, Rollup
 from stream_sla.sla.speed_to_lead import BUCKETS, NEVER, Rate, speed_to_lead
 from stream_sla.sla.timestamps import format_ms
 
@@ -35,22 +37,39 @@ def outcomes(result: ReplayResult) -> list[RuleOutcome]:
 
 
 def build(
-    result: ReplayResult, quota: float | None = None, marketing_share: float = 1.0
+    result: ReplayResult,
+    quota: float | None = None,
+    marketing_share: float = 1.0,
+    month: str | None = None,
 ) -> dict[str, Any]:
-    """Everything the text, JSON and HTML reports show; ``quota`` re-plans next month."""
-    rollup, policy = result.rollup, result.policy
+    """Everything the text, JSON and HTML reports show; ``quota`` re-plans next month.
+
+    ``month`` (YYYY-MM) narrows every figure to hand-offs and leads of that month while
+    the replay still ran over the whole file (earlier months give state and the
+    three-months-missed flag); it needs ``replay(keep_effects=True)``. ``strikes`` is
+    None until strikes exist: then a list of {rule, who, strikes, months}.
+    """
+    policy = result.policy
+    in_period = _in_month(result, month)
+    rollup = result.rollup if month is None else _month_rollup(result, in_period)
     targets = compliance_targets(policy)
-    missed = rollup.missed_months(targets)
-    rows = outcomes(result)
-    cycles = [c for state in result.states.values() for c in cycle_outcomes(state)]
+    missed = result.rollup.missed_months(targets, through=month)
+    rows = [r for r in outcomes(result) if in_period(r.cycle_started_at)]
+    cycles = [
+        c
+        for state in result.states.values()
+        for c in cycle_outcomes(state)
+        if in_period(c.started_at)
+    ]
     return {
         "policy_version": policy.version,
         "events": result.events,
         "rejected": dict(result.rejected),
         "duplicates": result.duplicates,
-        "leads": result.leads,
+        "leads": result.leads if month is None else _leads_in(result, in_period),
         "pending": _pending(rows),
-        "period": {
+        "period": _period(result, month)
+        or {
             "from": format_ms(result.first_event_at) if result.first_event_at else None,
             "to": format_ms(result.last_event_at) if result.last_event_at else None,
         },
@@ -77,7 +96,7 @@ def build(
             "by_team": _stats(rollup.attempts_unconnected_by_team),
             "by_rep": _stats(rollup.attempts_unconnected_by_rep),
         },
-        "mql_pacing": _pacing(result),
+        "mql_pacing": _pacing(rollup, policy),
         "leaderboard": {
             "reps": rollup.points_by_rep.most_common(),
             "teams": rollup.points_by_team.most_common(),
@@ -86,24 +105,74 @@ def build(
             rule.value: {"missed_months": months, "flag": len(months) >= 3}
             for rule, months in sorted(missed.items())
         },
-        "compliance_by_month": _by_month(result),
+        "compliance_by_month": _by_month(result, month),
         "compliance_by_team": _compliance(rows, lambda r: r.team),
         "compliance_by_rep": _compliance(rows, lambda r: r.owner),
-        "first_touch_share": _shares(cycles, result),
+        "first_touch_share": _shares(cycles, result.rollup.day),
         "speed_to_lead": {
             "all": _speed(cycles),
             "by_source": {k: _speed(v) for k, v in _group(cycles, lambda c: c.source).items()},
             "by_segment": {k: _speed(v) for k, v in _group(cycles, lambda c: c.segment).items()},
         },
-        "funnel": _funnel(result, quota, marketing_share),
+        "funnel": _funnel(result, in_period, month, quota, marketing_share),
         "strikes": None,
     }
 
 
-def _by_month(result: ReplayResult) -> dict[str, dict[str, float | None]]:
+def _in_month(result: ReplayResult, month: str | None) -> Callable[[int], bool]:
+    if month is None:
+        return lambda _: True
+    day = result.rollup.day
+    return lambda epoch_ms: day(epoch_ms).strftime("%Y-%m") == month
+
+
+def _month_rollup(result: ReplayResult, in_period: Callable[[int], bool]) -> Rollup:
+    """The figures of one month, re-aggregated from the replay's effects (sums: exact)."""
+    if result.events and not result.effects:
+        raise ValueError("build(month=...) needs replay(..., keep_effects=True)")
+    rollup = Rollup(result.rollup.timezone)
+    for effect in result.effects:
+        if in_period(_effect_time(effect)):
+            rollup.add(effect)
+    for state in result.states.values():
+        for handoff, attempts in state.unconnected_attempts():
+            if in_period(handoff.at):
+                rollup.add_unconnected(handoff.team, handoff.owner, attempts)
+    return rollup
+
+
+def _effect_time(effect: Effect) -> int:
+    """The moment that places an effect in a month: its cycle's hand-off, or the MQL."""
+    if isinstance(effect, MqlDelivered):
+        return effect.created_at
+    if isinstance(effect, FirstTouchMeasured):
+        return effect.handed_at
+    return effect.cycle_started_at
+
+
+def _leads_in(result: ReplayResult, in_period: Callable[[int], bool]) -> int:
+    """Leads created, or handed over, in the period."""
+    return sum(
+        1
+        for state in result.states.values()
+        if (state.profile is not None and in_period(state.profile.at))
+        or any(in_period(h.at) for h in state.handoffs)
+    )
+
+
+def _period(result: ReplayResult, month: str | None) -> dict[str, str | None] | None:
+    if month is None:
+        return None
+    year, number = (int(part) for part in month.split("-"))
+    last = month_calendar.monthrange(year, number)[1]
+    return {"from": f"{month}-01", "to": f"{month}-{last:02d}", "month": month}
+
+
+def _by_month(result: ReplayResult, through: str | None) -> dict[str, dict[str, float | None]]:
     months: dict[str, dict[str, float | None]] = defaultdict(dict)
     for (month, rule), tally in sorted(result.rollup.rules_by_month.items()):
-        months[month][rule.value] = tally.compliance
+        if through is None or month <= through:
+            months[month][rule.value] = tally.compliance
     return dict(months)
 
 
@@ -170,9 +239,8 @@ def _speed(cycles: list[CycleOutcome]) -> dict[str, Any]:
     }
 
 
-def _shares(cycles: list[CycleOutcome], result: ReplayResult) -> dict[str, Any]:
+def _shares(cycles: list[CycleOutcome], day_of: Callable[[int], date]) -> dict[str, Any]:
     """Share of hand-offs first touched within 5 minutes and within 1 hour, per day and week."""
-    day_of = result.rollup.day
     by_day: dict[str, Counter[str]] = defaultdict(Counter)
     by_week: dict[str, Counter[str]] = defaultdict(Counter)
     for cycle in cycles:
@@ -198,12 +266,26 @@ def _shares(cycles: list[CycleOutcome], result: ReplayResult) -> dict[str, Any]:
     return {"by_day": shares(by_day), "by_week": shares(by_week), "never": NEVER}
 
 
-def _funnel(result: ReplayResult, quota: float | None, marketing_share: float) -> dict[str, Any]:
-    journeys = [j for state in result.states.values() if (j := journey(state)) is not None]
+def _funnel(
+    result: ReplayResult,
+    in_period: Callable[[int], bool],
+    month: str | None,
+    quota: float | None,
+    marketing_share: float,
+) -> dict[str, Any]:
+    journeys = [
+        j
+        for state in result.states.values()
+        if (j := journey(state)) is not None and in_period(j.created_at)
+    ]
     found = actuals.actuals(journeys)
-    end = result.rollup.day(result.last_event_at or result.until)
-    month = (end.year + end.month // 12, end.month % 12 + 1)
-    planned = actuals.next_month_plan(found, quota, marketing_share, month)
+    if month is None:
+        end = result.rollup.day(result.last_event_at or result.until)
+        year, number = end.year, end.month
+    else:
+        year, number = (int(part) for part in month.split("-"))
+    following = (year + number // 12, number % 12 + 1)
+    planned = actuals.next_month_plan(found, quota, marketing_share, following)
     return {
         "leads": found.leads,
         "sqls": found.sqls,
@@ -221,7 +303,7 @@ def _funnel(result: ReplayResult, quota: float | None, marketing_share: float) -
             for a in found.rates()
         ],
         "next_month": {
-            "month": f"{month[0]}-{month[1]:02d}",
+            "month": f"{following[0]}-{following[1]:02d}",
             "quota": quota,
             "marketing_share": marketing_share,
             "plan": funnel.as_dict(planned.plan) if planned.plan else None,
@@ -256,9 +338,9 @@ def _stats(groups: dict[str, Distribution]) -> dict[str, dict[str, float | int |
     }
 
 
-def _pacing(result: ReplayResult) -> list[dict[str, Any]]:
+def _pacing(rollup: Rollup, policy: Policy) -> list[dict[str, Any]]:
     """Per day: MQLs, cumulative MQLs in the month, and the goal line g x day / days."""
-    rollup, goals = result.rollup, result.policy.marketing
+    goals = policy.marketing
     rows: list[dict[str, Any]] = []
     cumulative: dict[tuple[int, int], float] = {}
     for day in sorted(rollup.mqls_by_day):

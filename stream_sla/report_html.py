@@ -59,7 +59,11 @@ figcaption { color: #555; font-size: 12px; }
 def render(report: dict[str, Any]) -> str:
     """The whole page; every chart is an inline <svg> inside <figure class="chart">."""
     period = report["period"]
-    title = f"SLA review {_day(period['from'])} to {_day(period['to'])}"
+    title = (
+        f"SLA review {period['month']}"
+        if period.get("month")
+        else f"SLA review {_day(period['from'])} to {_day(period['to'])}"
+    )
     body = "\n".join(section for section in _sections(report))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -96,6 +96,13 @@ def truncated_gzip(tmp_path: Path) -> Path:
     return path
 
 
+def one_lead(tmp_path: Path) -> Path:
+    path = tmp_path / "one.jsonl"
+    rows = history(HistoryPlan(leads=1, start=date(2026, 9, 1), days=5))
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in rows))
+    return path
+
+
 def empty(tmp_path: Path) -> Path:
     path = tmp_path / "empty.jsonl"
     path.write_bytes(b"\n")
@@ -124,6 +131,16 @@ BAD_INPUTS = [
         "until not RFC 3339",
         lambda t: ["-", "--until", "yesterday"],
         "--until: 'yesterday' is not an RFC 3339 time (write e.g.",
+    ),
+    (
+        "month not YYYY-MM",
+        lambda t: ["-", "--month", "2026-13"],
+        "--month: '2026-13' is not a month as YYYY-MM (write e.g. 2026-10)",
+    ),
+    (
+        "month without leads",
+        lambda t: [str(one_lead(t)), "--month", "2027-03"],
+        "--month: no lead was created or handed over in 2027-03 in ",
     ),
     (
         "output folder missing",

@@ -212,3 +212,25 @@ def test_speed_to_lead_says_plainly_when_there_are_too_few_cycles() -> None:
     }
     assert MIN_PER_SIDE > 8
     assert math.isclose(buckets["within 1 h"]["connect"]["rate"], 0.0)
+
+
+def test_a_months_report_counts_that_months_hand_offs_and_flags_through_that_month() -> None:
+    result = replay(
+        read_events(stream(TOUCHES), Counter()),
+        POLICY,
+        until=ms("2026-11-30T00:00"),
+        keep_effects=True,
+    )
+    expected = {"2026-08": (3, 1), "2026-09": (2, 2), "2026-10": (3, 1)}
+    for month, (met, breached) in expected.items():
+        built = report.build(result, month=month)
+        first_touch = built["rules"]["first_touch"]
+        assert (first_touch["met"], first_touch["breached"]) == (met, breached), month
+        assert built["leads"] == 4
+        assert [row["day"][:7] for row in built["mql_pacing"]] == [month]
+        assert built["period"]["month"] == month
+    assert report.build(result, month="2026-09")["renegotiate"]["first_touch"] == {
+        "missed_months": ["2026-08", "2026-09"],
+        "flag": False,
+    }
+    assert report.build(result, month="2026-10")["renegotiate"]["first_touch"]["flag"] is True
