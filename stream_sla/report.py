@@ -308,6 +308,10 @@ def _funnel(
             "marketing_share": marketing_share,
             "plan": funnel.as_dict(planned.plan) if planned.plan else None,
             "note": planned.note,
+            "marketing_share_note": (
+                "marketing's share of closed revenue needs the revenue of every deal, not only"
+                f" of marketing's leads: the plan uses --marketing-share {marketing_share:g}"
+            ),
         },
     }
 
@@ -446,6 +450,7 @@ def _render_funnel(out: list[str], found: dict[str, Any]) -> None:
         stages = ", ".join(f"{s['per_month']:,} {name}" for name, s in plan["stages"].items())
         out.append(f"Next month ({nxt['month']}, quota {nxt['quota']:,.0f}): {stages}")
     out.append(f"  {nxt['note']}")
+    out.append(f"  {nxt['marketing_share_note']}")
 
 
 def _render_speed(out: list[str], speed: dict[str, Any]) -> None:

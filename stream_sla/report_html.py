@@ -394,7 +394,7 @@ def _funnel(found: dict[str, Any]) -> str:
         f"<p>{_e(counts)}</p>"
         + _table(["rate", "from", "achieved"], rows, raw_last=True)
         + planned
-        + f'<p class="note">{_e(nxt["note"])}</p>',
+        + f'<p class="note">{_e(nxt["note"])}. {_e(nxt["marketing_share_note"])}.</p>',
     )
 
 

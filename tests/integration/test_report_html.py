@@ -94,3 +94,11 @@ def test_html_report_renders_every_chart_in_chromium_without_errors_or_network(
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(screenshot, ARTIFACTS / "report.png")
+
+    # "Save as PDF": the print stylesheet starts each section on a page of its own
+    pdf = tmp_path / "report.pdf"
+    printed = chromium(tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", page.as_uri())
+    assert printed.returncode == 0, printed.stderr[-2000:]
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes()))
+    sections = source.count("<section")
+    assert pages >= sections, f"{pages} pages for {sections} sections"
