@@ -26,6 +26,8 @@ SEVEN_X = (
     " to reach a decision maker."
 )
 TOP_REPS = 15
+MOST_REPS = 40
+"""Per-rep charts show at most this many (the lowest first): beyond, a chart is unreadable."""
 INK, GOAL, BAD, GOOD, MUTED = "#1f4e79", "#c0504d", "#d9534f", "#5cb85c", "#8c8c8c"
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -231,6 +233,9 @@ def _first_touch(report: dict[str, Any]) -> str:
 def _attempts(report: dict[str, Any]) -> str:
     teams = report["attempts_on_unconnected_leads"]["by_team"]
     reps = report["attempts_on_unconnected_leads"]["by_rep"]
+    if len(reps) > MOST_REPS:
+        lowest = sorted(reps, key=lambda rep: reps[rep]["mean"] or 0)[:MOST_REPS]
+        reps = {rep: reps[rep] for rep in sorted(lowest)}
 
     def draw(fig: Figure) -> None:
         left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 3]})
@@ -249,7 +254,8 @@ def _attempts(report: dict[str, Any]) -> str:
         _chart(
             "attempts-unconnected",
             draw,
-            "Mean attempts on unconnected hand-offs, per team (left) and rep (right).",
+            "Mean attempts on unconnected hand-offs, per team (left) and rep (right; at most"
+            f" the {MOST_REPS} lowest).",
         ),
     )
 
@@ -278,7 +284,7 @@ def _compliance(report: dict[str, Any]) -> str:
 
         return draw
 
-    by_team, by_rep = report["compliance_by_team"], report["compliance_by_rep"]
+    by_team, by_rep = report["compliance_by_team"], _lowest(report["compliance_by_rep"])
     return _section(
         "compliance",
         "Compliance per rule, by team and by rep",
@@ -291,7 +297,7 @@ def _compliance(report: dict[str, Any]) -> str:
         + _chart(
             "compliance-rep",
             heat(by_rep),
-            "Met / (met + breached) per rep and rule.",
+            f"Met / (met + breached) per rep and rule (at most the {MOST_REPS} lowest).",
             height=0.8 + 0.22 * len(by_rep),
         ),
     )
@@ -498,6 +504,18 @@ def _days_axis(ax: Any, days: list[str]) -> None:
     step = max(1, len(days) // 20)
     ax.set_xticks(range(0, len(days), step))
     ax.set_xticklabels(days[::step], rotation=60, fontsize=7, ha="right")
+
+
+def _lowest(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """At most MOST_REPS rows, those with the lowest mean compliance over their rules."""
+    if len(table) <= MOST_REPS:
+        return table
+
+    def mean(name: str) -> float:
+        values = [c["compliance"] for c in table[name].values() if c["compliance"] is not None]
+        return sum(values) / len(values) if values else 1.0
+
+    return {name: table[name] for name in sorted(sorted(table, key=mean)[:MOST_REPS])}
 
 
 def _value(cell: dict[str, Any] | None) -> float | None:

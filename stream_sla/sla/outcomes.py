@@ -72,7 +72,12 @@ def rule_outcomes(state: LeadState, policy: Policy) -> list[RuleOutcome]:
             stopped = any(c.by_closing for c in checkpoints)
             status, decided = (Status.STOPPED if stopped else Status.MET), checkpoints[-1]
         kept_at = None if decided.by_closing else decided.satisfied_at
-        holder = _holder(cycle, kept_at if status is Status.MET and kept_at else decided.due_at)
+        # blame and credit as the engine gives them: the holder at the deadline for a breach,
+        # at the moment the promise was kept (or the cycle closed) for a settlement
+        moment = decided.due_at
+        if status in (Status.MET, Status.STOPPED) and decided.satisfied_at is not None:
+            moment = decided.satisfied_at
+        holder = _holder(cycle, moment)
         rows.append(
             RuleOutcome(
                 state.lead_id,
