@@ -48,6 +48,16 @@ def test_outcomes_csv_read_back_has_the_reports_totals_per_rule(
         == (built["pending"]["leads"])
     )
     assert sum(tally["breached"] for tally in built["rules"].values()) > 0
+    # one leaderboard point per service level met: the CSV's met rows per owner and team
+    assert Counter(row["owner"] for row in rows if row["status"] == "met") == dict(
+        built["leaderboard"]["reps"]
+    )
+    assert Counter(row["team"] for row in rows if row["status"] == "met") == dict(
+        built["leaderboard"]["teams"]
+    )
+    for rule, tally in built["rules"].items():
+        by_team = built["compliance_by_team"].values()
+        assert sum(t[rule]["breached"] for t in by_team if rule in t) == tally["breached"]
     for row in rows:
         assert row["deadline_at"].endswith("Z") and row["owner"] and row["team"]
         if row["status"] == "met":
