@@ -28,7 +28,7 @@ SEVEN_X = (
 TOP_REPS = 15
 MOST_REPS = 40
 """Per-rep charts show at most this many (the lowest first): beyond, a chart is unreadable."""
-INK, GOAL, BAD, GOOD, MUTED = "#1f4e79", "#c0504d", "#d9534f", "#5cb85c", "#8c8c8c"
+INK, GOAL, GOOD, MUTED = "#1f4e79", "#c0504d", "#5cb85c", "#8c8c8c"
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 """The page may load nothing at all: it is one file, whatever the network."""
