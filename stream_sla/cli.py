@@ -100,19 +100,20 @@ def _parser() -> argparse.ArgumentParser:
     replay = command(
         "replay", "Run the SLA engine over a JSON Lines file of CRM events and print a report."
     )
-    replay.add_argument("events", help="JSON Lines file (.gz ok), or - for stdin")
-    replay.add_argument("--policy", type=Path, help="policy YAML (default: settings/built-in)")
-    replay.add_argument("--until", help="evaluate deadlines up to this RFC 3339 time")
+    _replay_arguments(replay)
     replay.add_argument("--format", choices=["text", "json"], default="text")
-    replay.add_argument(
-        "--from",
-        dest="vendor",
-        choices=["hubspot", "pipedrive", "salesforce"],
-        help="the file holds raw payloads of this CRM, one a line (see Connect your CRM)",
-    )
-    replay.add_argument("--mappings", type=Path, help="with --from: CRM mappings YAML")
-    replay.add_argument("--people", type=Path, help="with --from: people directory (teams)")
+    replay.add_argument("--html", metavar="FILE", help="also write the HTML report to FILE")
     replay.set_defaults(run=_replay)
+
+    review = command(
+        "report",
+        "Replay a period's CRM events and write the monthly SLA review as one HTML file.",
+    )
+    _replay_arguments(review)
+    review.add_argument(
+        "--html", metavar="FILE", default="sla-report.html", help="(default: sla-report.html)"
+    )
+    review.set_defaults(run=_replay, format=None)
 
     plan = command("plan", "Work the monthly MQL goal back from the sales quota.")
     plan.add_argument("--quota", type=float, required=True, help="monthly sales quota")
@@ -397,27 +398,101 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("events", help="JSON Lines file (.gz ok), or - for stdin")
+    p.add_argument("--policy", type=Path, help="policy YAML (default: settings/built-in)")
+    p.add_argument("--until", help="evaluate deadlines up to this RFC 3339 time (with offset)")
+    p.add_argument(
+        "--violations-out",
+        metavar="FILE.jsonl",
+        help="write the warning and breach records the live worker would publish",
+    )
+    p.add_argument("--outcomes-csv", metavar="FILE", help="write one row per lead, cycle and rule")
+    p.add_argument(
+        "--month",
+        help="YYYY-MM: report that month only (the whole file is still replayed: state and"
+        " the three-months-missed flag need the months before)",
+    )
+    p.add_argument("--quota", type=float, help="monthly sales quota: re-plan next month's goal")
+    p.add_argument(
+        "--marketing-share", type=float, default=1.0, help="of revenue, 0..1 (with --quota)"
+    )
+    p.add_argument(
+        "--from",
+        dest="vendor",
+        choices=["hubspot", "pipedrive", "salesforce"],
+        help="the file holds raw payloads of this CRM, one a line (see Connect your CRM)",
+    )
+    p.add_argument("--mappings", type=Path, help="with --from: CRM mappings YAML")
+    p.add_argument("--people", type=Path, help="with --from: people directory (teams)")
+
+
 def _replay(args: argparse.Namespace) -> int:
+    """``replay`` and ``report``: a bad file or flag is one line on stderr and exit 2."""
+    from stream_sla.replay import ReplayInputError
+
+    name = "report" if args.format is None else "replay"
+    try:
+        return _run_replay(args)
+    except ReplayInputError as exc:
+        print(f"stream-sla {name}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run_replay(args: argparse.Namespace) -> int:
     from collections import Counter
 
     import orjson
 
-    from stream_sla import report
+    from stream_sla import report, report_files
     from stream_sla.policy_file import load_policy
-    from stream_sla.replay import open_lines, read_events, replay
-    from stream_sla.sla.events import parse_timestamp
+    from stream_sla.replay import ReplayInputError, load_events, parse_month, parse_until, replay
+    from stream_sla.sla.timestamps import format_ms
 
+    outputs = {
+        flag: _output_path(flag, value)
+        for flag, value in (
+            ("--html", args.html),
+            ("--violations-out", args.violations_out),
+            ("--outcomes-csv", args.outcomes_csv),
+        )
+        if value
+    }
     policy = load_policy(args.policy) if args.policy else _settings(args).policy()
-    until = parse_timestamp(args.until, "--until") if args.until else None
+    until = parse_until(args.until) if args.until else None
+    month = parse_month(args.month) if args.month else None
     rejected: Counter[str] = Counter()
-    with open_lines(args.events) as lines:
-        events = read_events(_vendor_lines(args, lines, rejected), rejected)
-    result = replay(events, policy, until, progress=args.format == "text")
+    events = load_events(args.events, rejected, lambda lines: _vendor_lines(args, lines, rejected))
+    keep = "--violations-out" in outputs or month is not None
+    result = replay(events, policy, until, keep_effects=keep, progress=args.format == "text")
     result.rejected = rejected
-    built = report.build(result)
+    built = report.build(result, args.quota, args.marketing_share, month)
+    if (
+        month is not None
+        and not built["leads"]
+        and not any(t["met"] + t["breached"] + t["stopped"] for t in built["rules"].values())
+    ):
+        first, last = (
+            format_ms(t) if t else "-" for t in (result.first_event_at, result.last_event_at)
+        )
+        raise ReplayInputError(
+            f"--month: no lead was created or handed over in {month} in {args.events}"
+            f" (its events run from {first} to {last})"
+        )
+    if "--violations-out" in outputs:
+        n = report_files.write_violations(outputs["--violations-out"], result.effects)
+        print(f"wrote {n:,} warning and breach records to {args.violations_out}", file=sys.stderr)
+    if "--outcomes-csv" in outputs:
+        n = report_files.write_outcomes(outputs["--outcomes-csv"], report.outcomes(result))
+        print(f"wrote {n:,} rule outcomes to {args.outcomes_csv}", file=sys.stderr)
+    if "--html" in outputs:
+        from stream_sla import report_html
+
+        outputs["--html"].write_text(report_html.render(built), encoding="utf-8")
+        print(f"wrote the HTML report to {args.html}", file=sys.stderr)
     if args.format == "json":
         sys.stdout.buffer.write(orjson.dumps(built, option=orjson.OPT_INDENT_2) + b"\n")
-    else:
+    elif args.format == "text":
         print(report.render_text(built))
     return 0
 
@@ -459,6 +534,18 @@ def _vendor_lines(
 
     people = load_people(args.people) if args.people else PeopleDirectory()
     return canonical_lines(lines, args.vendor, load_mappings(args.mappings), people, rejected)
+
+
+def _output_path(flag: str, value: str) -> Path:
+    """Check an output file can be written before a long replay, not after it."""
+    from stream_sla.replay import ReplayInputError
+
+    path = Path(value)
+    if path.is_dir():
+        raise ReplayInputError(f"{flag}: {value} is a directory (give a file name)")
+    if not path.parent.is_dir():
+        raise ReplayInputError(f"{flag}: folder {path.parent} does not exist (create it first)")
+    return path
 
 
 def _config(args: argparse.Namespace) -> int:

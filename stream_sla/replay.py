@@ -17,10 +17,12 @@ counted by reason and skipped, as the worker dead-letters them.
 from __future__ import annotations
 
 import gzip
+import re
 import sys
 import time
+import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -38,6 +40,7 @@ from stream_sla.sla.events import (
     LeadCreated,
     RejectReason,
     event_from_object,
+    parse_timestamp,
 )
 from stream_sla.sla.lead import LeadState
 from stream_sla.sla.policy import Policy
@@ -62,6 +65,16 @@ class ReplayResult:
     seconds: float = 0.0
     first_event_at: int | None = None
     last_event_at: int | None = None
+    duplicates: int = 0
+    """Events whose event_id was already applied (ignored, as the worker ignores them)."""
+    until: int = 0
+    """The clock at the end: deadlines up to here fired, later ones are still pending."""
+    states: dict[str, LeadState] = field(default_factory=dict)
+    """Each lead's facts and what was emitted, for per-cycle outcomes and funnel actuals."""
+
+
+class ReplayInputError(ValueError):
+    """An events file or flag the replay cannot use; the message names it and the fix."""
 
 
 class Replay:
@@ -83,6 +96,8 @@ class Replay:
             effects, next_deadline = state.evaluate(self.policy, None)
             self._record(effects)
             self.index.schedule(event.lead_id, 0, next_deadline)
+        else:
+            self.result.duplicates += 1
         self.result.events += 1
 
     def finish(self, until: int) -> ReplayResult:
@@ -91,6 +106,8 @@ class Replay:
             for handoff, attempts in state.unconnected_attempts():
                 self.result.rollup.add_unconnected(handoff.team, handoff.owner, attempts)
         self.result.leads = len(self.leads)
+        self.result.states = self.leads
+        self.result.until = until
         return self.result
 
     def _fire_until(self, now: int) -> None:
@@ -150,6 +167,62 @@ def _kind(event: Event) -> EventKind:
     if isinstance(event, ContactAttempt):
         return EventKind.CONTACT_ATTEMPT
     return EventKind.LEAD_STATUS_CHANGED
+
+
+def load_events(
+    source: str,
+    rejected: Counter[str],
+    translate: Callable[[Iterable[bytes]], Iterable[bytes]] | None = None,
+) -> list[Event]:
+    """Read and sort an events file; a file that cannot be read raises ReplayInputError.
+
+    ``translate`` turns the file's lines into canonical event lines first (raw CRM payloads
+    through the gateway's translators, for ``--from``).
+
+    Bad lines are counted in ``rejected``, as the worker dead-letters them; but a
+    file without a single usable line is almost always the wrong file, so it stops.
+    """
+    fix = "give a JSON Lines file of CRM events (.gz ok), or - for stdin"
+    try:
+        with open_lines(source) as lines:
+            events = read_events(translate(lines) if translate else lines, rejected)
+    except FileNotFoundError:
+        raise ReplayInputError(f"{source}: no such file ({fix})") from None
+    except IsADirectoryError:
+        raise ReplayInputError(f"{source}: is a directory ({fix})") from None
+    except PermissionError:
+        raise ReplayInputError(f"{source}: permission denied (make it readable)") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise ReplayInputError(
+            f"{source}: not a readable gzip file ({exc}; gunzip -t it, or drop .gz if it is plain)"
+        ) from None
+    if not events and not rejected:
+        raise ReplayInputError(f"{source}: holds no events (an empty file? {fix})")
+    if not events:
+        counts = ", ".join(f"{n:,} {reason}" for reason, n in rejected.most_common())
+        raise ReplayInputError(
+            f"{source}: no line is a CRM event ({counts}); expected one JSON object per line"
+            " with type, event_id, lead_id and occurred_at"
+        )
+    return events
+
+
+def parse_until(value: str) -> int:
+    """``--until`` as epoch ms: RFC 3339 with an explicit offset, as every event time is."""
+    try:
+        return parse_timestamp(value, "--until")
+    except EventRejected as exc:
+        example = "write e.g. 2026-11-01T00:00:00Z or 2026-11-01T00:00:00-05:00"
+        if "offset" in exc.detail:
+            raise ReplayInputError(f"--until: {value!r} has no UTC offset ({example})") from None
+        raise ReplayInputError(f"--until: {value!r} is not an RFC 3339 time ({example})") from None
+
+
+def parse_month(value: str) -> str:
+    """``--month``: a calendar month as YYYY-MM (the marketing time zone decides the days)."""
+    if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        return value
+    raise ReplayInputError(f"--month: {value!r} is not a month as YYYY-MM (write e.g. 2026-10)")
 
 
 def open_lines(source: str) -> IO[bytes]:

@@ -3,28 +3,73 @@
 from __future__ import annotations
 
 import calendar as month_calendar
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from stream_sla.replay import ReplayResult, compliance_targets
-from stream_sla.sla import funnel
+from stream_sla.sla import actuals, funnel
+from stream_sla.sla.effects import Effect, FirstTouchMeasured, MqlDelivered
+from stream_sla.sla.outcomes import (
+    CycleOutcome,
+    RuleOutcome,
+    Status,
+    cycle_outcomes,
+    journey,
+    rule_outcomes,
+)
 from stream_sla.sla.policy import Policy
-from stream_sla.sla.rollups import Distribution
+from stream_sla.sla.rollups import Distribution, Rollup
+from stream_sla.sla.speed_to_lead import BUCKETS, NEVER, Rate, speed_to_lead
 from stream_sla.sla.timestamps import format_ms
 
 TOP = 10
 
 
-def build(result: ReplayResult) -> dict[str, Any]:
-    rollup, policy = result.rollup, result.policy
+def outcomes(result: ReplayResult) -> list[RuleOutcome]:
+    """One row per lead, cycle and rule, in lead and cycle order (the CSV's rows)."""
+    rows: list[RuleOutcome] = []
+    for lead_id in sorted(result.states):
+        rows.extend(rule_outcomes(result.states[lead_id], result.policy))
+    rows.sort(key=lambda r: (r.lead_id, r.cycle_started_at, r.rule.value))
+    return rows
+
+
+def build(
+    result: ReplayResult,
+    quota: float | None = None,
+    marketing_share: float = 1.0,
+    month: str | None = None,
+) -> dict[str, Any]:
+    """Everything the text, JSON and HTML reports show; ``quota`` re-plans next month.
+
+    ``month`` (YYYY-MM) narrows every figure to hand-offs and leads of that month while
+    the replay still ran over the whole file (earlier months give state and the
+    three-months-missed flag); it needs ``replay(keep_effects=True)``. ``strikes`` is
+    None until strikes exist: then a list of {rule, who, strikes, months}.
+    """
+    policy = result.policy
+    in_period = _in_month(result, month)
+    rollup = result.rollup if month is None else _month_rollup(result, in_period)
     targets = compliance_targets(policy)
-    missed = rollup.missed_months(targets)
+    missed = result.rollup.missed_months(targets, through=month)
+    rows = [r for r in outcomes(result) if in_period(r.cycle_started_at)]
+    cycles = [
+        c
+        for state in result.states.values()
+        for c in cycle_outcomes(state)
+        if in_period(c.started_at)
+    ]
     return {
         "policy_version": policy.version,
         "events": result.events,
         "rejected": dict(result.rejected),
-        "leads": result.leads,
-        "period": {
+        "duplicates": result.duplicates,
+        "leads": result.leads if month is None else _leads_in(result, in_period),
+        "pending": _pending(rows),
+        "period": _period(result, month)
+        or {
             "from": format_ms(result.first_event_at) if result.first_event_at else None,
             "to": format_ms(result.last_event_at) if result.last_event_at else None,
         },
@@ -43,6 +88,7 @@ def build(result: ReplayResult) -> dict[str, Any]:
         "first_touch_seconds": {
             "by_team": _stats(rollup.first_touch_by_team),
             "by_rep": _stats(rollup.first_touch_by_rep),
+            "by_day": _stats({d.isoformat(): v for d, v in rollup.first_touch_by_day.items()}),
             "by_week": _stats(_weekly(rollup.first_touch_by_day)),
             "target": _first_touch_target(policy),
         },
@@ -50,7 +96,7 @@ def build(result: ReplayResult) -> dict[str, Any]:
             "by_team": _stats(rollup.attempts_unconnected_by_team),
             "by_rep": _stats(rollup.attempts_unconnected_by_rep),
         },
-        "mql_pacing": _pacing(result),
+        "mql_pacing": _pacing(rollup, policy),
         "leaderboard": {
             "reps": rollup.points_by_rep.most_common(),
             "teams": rollup.points_by_team.most_common(),
@@ -58,6 +104,214 @@ def build(result: ReplayResult) -> dict[str, Any]:
         "renegotiate": {
             rule.value: {"missed_months": months, "flag": len(months) >= 3}
             for rule, months in sorted(missed.items())
+        },
+        "compliance_by_month": _by_month(result, month),
+        "compliance_by_team": _compliance(rows, lambda r: r.team),
+        "compliance_by_rep": _compliance(rows, lambda r: r.owner),
+        "first_touch_share": _shares(cycles, result.rollup.day),
+        "speed_to_lead": {
+            "all": _speed(cycles),
+            "by_source": {k: _speed(v) for k, v in _group(cycles, lambda c: c.source).items()},
+            "by_segment": {k: _speed(v) for k, v in _group(cycles, lambda c: c.segment).items()},
+        },
+        "funnel": _funnel(result, in_period, month, quota, marketing_share),
+        "strikes": None,
+    }
+
+
+def _in_month(result: ReplayResult, month: str | None) -> Callable[[int], bool]:
+    if month is None:
+        return lambda _: True
+    day = result.rollup.day
+    return lambda epoch_ms: day(epoch_ms).strftime("%Y-%m") == month
+
+
+def _month_rollup(result: ReplayResult, in_period: Callable[[int], bool]) -> Rollup:
+    """The figures of one month, re-aggregated from the replay's effects (sums: exact)."""
+    if result.events and not result.effects:
+        raise ValueError("build(month=...) needs replay(..., keep_effects=True)")
+    rollup = Rollup(result.rollup.timezone)
+    for effect in result.effects:
+        if in_period(_effect_time(effect)):
+            rollup.add(effect)
+    for state in result.states.values():
+        for handoff, attempts in state.unconnected_attempts():
+            if in_period(handoff.at):
+                rollup.add_unconnected(handoff.team, handoff.owner, attempts)
+    return rollup
+
+
+def _effect_time(effect: Effect) -> int:
+    """The moment that places an effect in a month: its cycle's hand-off, or the MQL."""
+    if isinstance(effect, MqlDelivered):
+        return effect.created_at
+    if isinstance(effect, FirstTouchMeasured):
+        return effect.handed_at
+    return effect.cycle_started_at
+
+
+def _leads_in(result: ReplayResult, in_period: Callable[[int], bool]) -> int:
+    """Leads created, or handed over, in the period."""
+    return sum(
+        1
+        for state in result.states.values()
+        if (state.profile is not None and in_period(state.profile.at))
+        or any(in_period(h.at) for h in state.handoffs)
+    )
+
+
+def _period(result: ReplayResult, month: str | None) -> dict[str, str | None] | None:
+    if month is None:
+        return None
+    year, number = (int(part) for part in month.split("-"))
+    last = month_calendar.monthrange(year, number)[1]
+    return {"from": f"{month}-01", "to": f"{month}-{last:02d}", "month": month}
+
+
+def _by_month(result: ReplayResult, through: str | None) -> dict[str, dict[str, float | None]]:
+    months: dict[str, dict[str, float | None]] = defaultdict(dict)
+    for (month, rule), tally in sorted(result.rollup.rules_by_month.items()):
+        if through is None or month <= through:
+            months[month][rule.value] = tally.compliance
+    return dict(months)
+
+
+def _pending(rows: list[RuleOutcome]) -> dict[str, Any]:
+    """Leads with a promise still open at the end of the replay, and the rules open."""
+    pending = [r for r in rows if r.status is Status.PENDING]
+    return {
+        "leads": len({r.lead_id for r in pending}),
+        "by_rule": dict(sorted(Counter(r.rule.value for r in pending).items())),
+    }
+
+
+def _compliance(rows: list[RuleOutcome], key: Any) -> dict[str, dict[str, Any]]:
+    """Per team (or rep) and rule: met, breached and met / (met + breached)."""
+    counts: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    for row in rows:
+        counts[key(row)][row.rule.value][row.status.value] += 1
+    table: dict[str, dict[str, Any]] = {}
+    for name in sorted(counts):
+        table[name] = {}
+        for rule, c in sorted(counts[name].items()):
+            decided = c["met"] + c["breached"]
+            table[name][rule] = {
+                "met": c["met"],
+                "breached": c["breached"],
+                "compliance": round(c["met"] / decided, 4) if decided else None,
+            }
+    return table
+
+
+def _group(cycles: list[CycleOutcome], key: Any) -> dict[str, list[CycleOutcome]]:
+    groups: dict[str, list[CycleOutcome]] = defaultdict(list)
+    for cycle in cycles:
+        groups[str(key(cycle) or "unknown")].append(cycle)
+    return dict(sorted(groups.items()))
+
+
+def _rate(rate: Rate) -> dict[str, Any]:
+    return {
+        "hits": rate.hits,
+        "n": rate.n,
+        "rate": round(rate.value, 4) if rate.value is not None else None,
+        "low": round(rate.low, 4) if rate.low is not None else None,
+        "high": round(rate.high, 4) if rate.high is not None else None,
+    }
+
+
+def _speed(cycles: list[CycleOutcome]) -> dict[str, Any]:
+    found = speed_to_lead(cycles)
+    return {
+        "buckets": {
+            name: {outcome: _rate(rate) for outcome, rate in by_outcome.items()}
+            for name, by_outcome in found.rates.items()
+        },
+        "within_hour_vs_after": {
+            c.outcome: {
+                "within_hour": _rate(c.within_hour),
+                "after_hour": _rate(c.after_hour),
+                "ratio": round(c.ratio, 2) if c.ratio is not None else None,
+                "verdict": c.verdict,
+            }
+            for c in found.comparisons
+        },
+    }
+
+
+def _shares(cycles: list[CycleOutcome], day_of: Callable[[int], date]) -> dict[str, Any]:
+    """Share of hand-offs first touched within 5 minutes and within 1 hour, per day and week."""
+    by_day: dict[str, Counter[str]] = defaultdict(Counter)
+    by_week: dict[str, Counter[str]] = defaultdict(Counter)
+    for cycle in cycles:
+        day = day_of(cycle.started_at)
+        year, week, _ = day.isocalendar()
+        for table, key in ((by_day, day.isoformat()), (by_week, f"{year}-W{week:02d}")):
+            counter = table[key]
+            counter["n"] += 1
+            seconds = cycle.first_touch_seconds
+            counter["5m"] += seconds is not None and seconds <= BUCKETS[0][1]
+            counter["1h"] += seconds is not None and seconds <= BUCKETS[1][1]
+
+    def shares(table: dict[str, Counter[str]]) -> dict[str, dict[str, Any]]:
+        return {
+            key: {
+                "handoffs": c["n"],
+                "within_5m": round(c["5m"] / c["n"], 4),
+                "within_1h": round(c["1h"] / c["n"], 4),
+            }
+            for key, c in sorted(table.items())
+        }
+
+    return {"by_day": shares(by_day), "by_week": shares(by_week), "never": NEVER}
+
+
+def _funnel(
+    result: ReplayResult,
+    in_period: Callable[[int], bool],
+    month: str | None,
+    quota: float | None,
+    marketing_share: float,
+) -> dict[str, Any]:
+    journeys = [
+        j
+        for state in result.states.values()
+        if (j := journey(state)) is not None and in_period(j.created_at)
+    ]
+    found = actuals.actuals(journeys)
+    if month is None:
+        end = result.rollup.day(result.last_event_at or result.until)
+        year, number = end.year, end.month
+    else:
+        year, number = (int(part) for part in month.split("-"))
+    following = (year + number // 12, number % 12 + 1)
+    planned = actuals.next_month_plan(found, quota, marketing_share, following)
+    return {
+        "leads": found.leads,
+        "sqls": found.sqls,
+        "opportunities": found.opportunities,
+        "customers": found.customers,
+        "revenue": round(found.revenue, 2),
+        "rates": [
+            {
+                "name": a.name,
+                "value": round(a.value, 4) if a.value is not None else None,
+                "numerator": round(a.numerator, 2),
+                "denominator": a.denominator,
+                "missing": a.missing,
+            }
+            for a in found.rates()
+        ],
+        "next_month": {
+            "month": f"{following[0]}-{following[1]:02d}",
+            "quota": quota,
+            "marketing_share": marketing_share,
+            "plan": funnel.as_dict(planned.plan) if planned.plan else None,
+            "note": planned.note,
+            "marketing_share_note": (
+                "marketing's share of closed revenue needs the revenue of every deal, not only"
+                f" of marketing's leads: the plan uses --marketing-share {marketing_share:g}"
+            ),
         },
     }
 
@@ -88,9 +342,9 @@ def _stats(groups: dict[str, Distribution]) -> dict[str, dict[str, float | int |
     }
 
 
-def _pacing(result: ReplayResult) -> list[dict[str, Any]]:
+def _pacing(rollup: Rollup, policy: Policy) -> list[dict[str, Any]]:
     """Per day: MQLs, cumulative MQLs in the month, and the goal line g x day / days."""
-    rollup, goals = result.rollup, result.policy.marketing
+    goals = policy.marketing
     rows: list[dict[str, Any]] = []
     cumulative: dict[tuple[int, int], float] = {}
     for day in sorted(rollup.mqls_by_day):
@@ -120,6 +374,12 @@ def render_text(report: dict[str, Any]) -> str:
     add(f"stream-sla replay — policy {report['policy_version']}")
     rejected = f", rejected {report['rejected']}" if report["rejected"] else ""
     add(f"{report['events']:,} events, {report['leads']:,} leads{rejected}")
+    pending = report["pending"]
+    open_rules = ", ".join(f"{rule} {n:,}" for rule, n in pending["by_rule"].items()) or "none"
+    add(
+        f"{report['duplicates']:,} duplicate events ignored;"
+        f" {pending['leads']:,} leads still pending at the end ({open_rules})"
+    )
     add(f"event time {period['from']} .. {period['to']}")
     if report["events_per_second"]:
         add(f"replayed at {report['events_per_second']:,} events/s")
@@ -130,18 +390,18 @@ def render_text(report: dict[str, Any]) -> str:
     for rule, t in report["rules"].items():
         add(
             f"  {rule:<12} {t['met']:>8,} {t['warned']:>8,} {t['breached']:>8,} {t['stopped']:>8,}"
-            f" {_pct(t['compliance']):>8}  {_pct(t['target'])}"
+            f" {pct_text(t['compliance']):>8}  {pct_text(t['target'])}"
         )
     add("")
     add("First touch (hand-off to first attempt), by team")
-    _table(out, report["first_touch_seconds"]["by_team"], _duration)
+    _table(out, report["first_touch_seconds"]["by_team"], duration_text)
     add(f"First touch by rep (slowest {TOP} by p90)")
     reps = report["first_touch_seconds"]["by_rep"]
     slowest = dict(sorted(reps.items(), key=lambda kv: -(kv[1]["p90"] or 0))[:TOP])
-    _table(out, slowest, _duration)
+    _table(out, slowest, duration_text)
     target = report["first_touch_seconds"]["target"]
-    add(f"First touch by week (target {_duration(target) if target else '-'})")
-    _table(out, report["first_touch_seconds"]["by_week"], _duration)
+    add(f"First touch by week (target {duration_text(target) if target else '-'})")
+    _table(out, report["first_touch_seconds"]["by_week"], duration_text)
     add("Attempts on leads never connected (textbook ideal: 6), by team")
     _table(out, report["attempts_on_unconnected_leads"]["by_team"], lambda v: f"{v:.1f}")
     add("MQL pacing (cumulative this month vs goal-to-date)")
@@ -151,7 +411,7 @@ def render_text(report: dict[str, Any]) -> str:
         for row in pacing:
             add(
                 f"  {row['day']:<10} {row['mqls']:>5} {row['cumulative']:>7,} "
-                f"{row['goal_to_date']:>7,.0f} {_pct(row['pacing']):>7}"
+                f"{row['goal_to_date']:>7,.0f} {pct_text(row['pacing']):>7}"
             )
     else:
         total = sum(row["mqls"] for row in pacing)
@@ -169,7 +429,54 @@ def render_text(report: dict[str, Any]) -> str:
         months = ", ".join(verdict["missed_months"]) or "none"
         flag = "  <- RENEGOTIATE" if verdict["flag"] else ""
         add(f"  {rule:<12} missed: {months}{flag}")
+    add("")
+    _render_funnel(out, report["funnel"])
+    add("")
+    _render_speed(out, report["speed_to_lead"]["all"])
     return "\n".join(out)
+
+
+def _render_funnel(out: list[str], found: dict[str, Any]) -> None:
+    out.append(
+        f"Funnel from actuals: {found['leads']:,} leads, {found['sqls']:,} SQLs,"
+        f" {found['opportunities']:,} decided deals, {found['customers']:,} won"
+        f" ({found['revenue']:,.2f} revenue)"
+    )
+    for rate in found["rates"]:
+        out.append(f"  {rate['name']:<20} {rate_text(rate)}")
+    nxt = found["next_month"]
+    plan = nxt["plan"]
+    if plan:
+        stages = ", ".join(f"{s['per_month']:,} {name}" for name, s in plan["stages"].items())
+        out.append(f"Next month ({nxt['month']}, quota {nxt['quota']:,.0f}): {stages}")
+    out.append(f"  {nxt['note']}")
+    out.append(f"  {nxt['marketing_share_note']}")
+
+
+def _render_speed(out: list[str], speed: dict[str, Any]) -> None:
+    out.append("Speed to lead against outcome (per hand-off cycle, 95% Wilson intervals)")
+    out.append(f"  {'first touch':<15} {'n':>6} {'connect':>20} {'qualified':>20} {'won':>20}")
+    for name, by_outcome in speed["buckets"].items():
+        cells = [_interval(by_outcome[o]) for o in ("connect", "qualification", "win")]
+        n = by_outcome["connect"]["n"]
+        out.append(f"  {name:<15} {n:>6,} {cells[0]:>20} {cells[1]:>20} {cells[2]:>20}")
+    for outcome, c in speed["within_hour_vs_after"].items():
+        out.append(f"  {outcome}: {c['verdict']}")
+
+
+def rate_text(rate: dict[str, Any]) -> str:
+    """A funnel actual: a percentage, an amount for the deal size, or why it is missing."""
+    if rate["missing"]:
+        return f"missing: {rate['missing']}"
+    if rate["name"] == "average deal size":
+        return f"{rate['value']:,.2f}"
+    return pct_text(rate["value"])
+
+
+def _interval(rate: dict[str, Any]) -> str:
+    if rate["rate"] is None:
+        return "-"
+    return f"{pct_text(rate['rate'])} [{pct_text(rate['low'])}-{pct_text(rate['high'])}]"
 
 
 def _table(out: list[str], rows: dict[str, dict[str, Any]], fmt: Any) -> None:
@@ -180,7 +487,9 @@ def _table(out: list[str], rows: dict[str, dict[str, Any]], fmt: Any) -> None:
     out.append("")
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
     if seconds < 120:
         return f"{seconds:.0f}s"
     if seconds < 7200:
@@ -190,5 +499,5 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 86400:.1f}d"
 
 
-def _pct(value: float | None) -> str:
+def pct_text(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"

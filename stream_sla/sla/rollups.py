@@ -155,9 +155,13 @@ class Rollup:
         month = self.day(at).strftime("%Y-%m")
         return self.rules[rule], self.rules_by_month[(month, rule)]
 
-    def missed_months(self, targets: dict[Rule, float], months: int = 3) -> dict[Rule, list[str]]:
-        """Per rule, which of the last ``months`` months fell short of the compliance target."""
-        all_months = sorted({month for month, _ in self.rules_by_month})[-months:]
+    def missed_months(
+        self, targets: dict[Rule, float], months: int = 3, through: str | None = None
+    ) -> dict[Rule, list[str]]:
+        """Per rule, which of the last ``months`` months (up to ``through``, YYYY-MM, when
+        given) fell short of the compliance target."""
+        seen = {month for month, _ in self.rules_by_month if through is None or month <= through}
+        all_months = sorted(seen)[-months:]
         missed: dict[Rule, list[str]] = {}
         for rule, target in targets.items():
             missed[rule] = [
