@@ -134,6 +134,13 @@ class Metrics:
             ["severity", "rule", "team"],
             registry=r,
         )
+        self.breaches_retracted = Counter(
+            "stream_sla_breaches_retracted_total",
+            "Breaches withdrawn because late data showed them undeserved, by rule and reason"
+            " (cycle_moved, met_late, closed_late, segment_changed).",
+            ["rule", "reason"],
+            registry=r,
+        )
         self.rule_outcomes = Counter(
             "stream_sla_rule_outcomes_total",
             "Rules settled per hand-off cycle: met, breached or stopped (closed before due),"

@@ -36,9 +36,28 @@ class Settlement(enum.StrEnum):
     """The cycle closed (disqualified, recycled, won, lost) before the promise fell due."""
 
 
+class RetractReason(enum.StrEnum):
+    """Why a published breach is no longer deserved (late data changed the verdict)."""
+
+    CYCLE_MOVED = "cycle_moved"
+    """A late earlier hand-off joined the cycle: its start, hence the breach's id, moved."""
+    MET_LATE = "met_late"
+    """A late attempt or status shows the promise was kept in time."""
+    CLOSED_LATE = "closed_late"
+    """A late closing status (disqualified, recycled, won, lost) ended the cycle in time."""
+    SEGMENT_CHANGED = "segment_changed"
+    """A late lead-created event put the lead in a policy segment without this rule."""
+
+
 def effect_id(lead_id: str, rule: Rule, severity: Severity, cycle_started_at: int) -> str:
     """Stable across restarts, replays and policy edits: the identity of one missed promise."""
     return str(uuid.uuid5(_ID_NAMESPACE, f"{lead_id}|{rule}|{severity}|{cycle_started_at}"))
+
+
+def retraction_id(breach_id: str, generation: int) -> str:
+    """The retraction's own deterministic id; ``generation`` counts earlier retractions of the
+    same breach id (a cycle that moved can move back when a late closing status splits it)."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{breach_id}|retracted|{generation}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,4 +141,34 @@ class MqlDelivered:
     weight: float
 
 
-Effect = SlaViolation | FirstTouchMeasured | RuleSettled | MqlDelivered
+@dataclass(frozen=True, slots=True)
+class BreachRetracted:
+    """A breach already published is no longer deserved: late data changed the verdict.
+
+    Published on ``sla.breaches`` keyed by the lead, like the breach, so it follows it in the
+    same partition. Consumers take the newest record per breach id: a breach in effect, or
+    withdrawn by a retraction.
+    """
+
+    id: str
+    retracts: str
+    rule: Rule
+    lead_id: str
+    cycle_started_at: int
+    reason: RetractReason
+    detected_at: int
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON value published to ``sla.breaches`` (``retracts`` tells it from a breach)."""
+        return {
+            "id": self.id,
+            "retracts": self.retracts,
+            "rule": self.rule.value,
+            "lead_id": self.lead_id,
+            "handed_at": format_ms(self.cycle_started_at),
+            "reason": self.reason.value,
+            "detected_at": format_ms(self.detected_at),
+        }
+
+
+Effect = SlaViolation | FirstTouchMeasured | RuleSettled | MqlDelivered | BreachRetracted

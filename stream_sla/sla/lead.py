@@ -5,6 +5,14 @@ its event id and kept sorted by event time. Adding a fact is idempotent and
 commutative, so duplicates and arrival order cannot change a verdict: only the
 events' own times and ``now`` do. What was already published is remembered in
 ``emitted`` so each warning and breach leaves at most once per hand-off cycle.
+
+Late data: the breaches a lead deserves are a function of its facts and ``now``,
+exactly what a replay in event-time order computes. When a late event shows that a
+published breach is no longer deserved (its cycle's start moved, or the promise was
+kept or became moot in time), :meth:`LeadState._reconcile` retracts it; the breach
+the changed cycle deserves, if any, is then published under its own id. Warnings and
+measures are not verdicts: what was sent for a cycle follows the cycle when its start
+moves, and is never sent twice or retracted.
 """
 
 from __future__ import annotations
@@ -16,15 +24,18 @@ from typing import NamedTuple, TypeVar
 
 from stream_sla.sla import rules
 from stream_sla.sla.effects import (
+    BreachRetracted,
     Effect,
     FirstTouchMeasured,
     MqlDelivered,
+    RetractReason,
     Rule,
     RuleSettled,
     Settlement,
     Severity,
     SlaViolation,
     effect_id,
+    retraction_id,
 )
 from stream_sla.sla.events import (
     CLOSING_STATUSES,
@@ -258,19 +269,26 @@ class LeadState:
             "team": cycle.handoffs[0].team,
         }
 
-    def evaluate(self, policy: Policy, now: int | None) -> tuple[list[Effect], int | None]:
-        """The hot path: measures, what is due by ``now`` (if given) and the next deadline,
-        from one pass over the facts. ``now=None`` when the clock may not be trusted yet
-        (live, outside a deadline tick)."""
-        return self._verdicts(policy, now, self.cycles())
+    def evaluate(
+        self, policy: Policy, now: int | None, seen_at: int | None = None
+    ) -> tuple[list[Effect], int | None]:
+        """The hot path: retractions, measures, what is due by ``now`` (if given) and the next
+        deadline, from one pass over the facts. ``now=None`` when the clock may not be trusted
+        yet (live, outside a deadline tick); ``seen_at`` then stamps retractions."""
+        return self._verdicts(policy, now, self.cycles(), seen_at)
 
     def assess(
-        self, policy: Policy, now: int | None, closed_retention_ms: int, idle_retention_ms: int
+        self,
+        policy: Policy,
+        now: int | None,
+        closed_retention_ms: int,
+        idle_retention_ms: int,
+        seen_at: int | None = None,
     ) -> Assessment:
         """:meth:`evaluate`, :meth:`evict_at` and :meth:`summary` at the cost of one: the
         worker needs all three per change, and the cycles under them are the costly part."""
         cycles = self.cycles()
-        effects, next_deadline = self._verdicts(policy, now, cycles)
+        effects, next_deadline = self._verdicts(policy, now, cycles, seen_at)
         return Assessment(
             effects,
             next_deadline,
@@ -279,10 +297,11 @@ class LeadState:
         )
 
     def _verdicts(
-        self, policy: Policy, now: int | None, cycles: list[Cycle]
+        self, policy: Policy, now: int | None, cycles: list[Cycle], seen_at: int | None = None
     ) -> tuple[list[Effect], int | None]:
         found = self.checkpoints(policy, cycles)
-        effects = self._measures(policy, cycles, found)
+        effects = self._reconcile(cycles, found, _first_given(seen_at, now))
+        effects += self._measures(policy, cycles, found)
         if now is not None:
             effects += self._due(policy, now, found)
         return effects, self._next_deadline(found)
@@ -307,9 +326,92 @@ class LeadState:
         return found
 
     def measures(self, policy: Policy) -> list[Effect]:
-        """What the facts alone settle, once each: the MQL, first-touch speed, rules met."""
+        """What the facts alone settle, once each: the MQL, first-touch speed, rules met
+        (after the retractions late facts call for)."""
         cycles = self.cycles()
-        return self._measures(policy, cycles, self.checkpoints(policy, cycles))
+        found = self.checkpoints(policy, cycles)
+        return self._reconcile(cycles, found, None) + self._measures(policy, cycles, found)
+
+    def _reconcile(
+        self,
+        cycles: list[Cycle],
+        found: list[tuple[Cycle, Segment, Checkpoint]],
+        detected_at: int | None,
+    ) -> list[Effect]:
+        """Bring what was published in line with the facts; retract breaches no longer deserved.
+
+        A cycle's start is its identity in ``emitted``. When a late earlier hand-off moves it,
+        the warnings and measures already sent follow the cycle (they are not sent again),
+        and its breach is retracted: its id named the old start. A breach of an unchanged
+        cycle is retracted when no breach checkpoint of its rule can fall due unmet any more
+        (every one was kept, or became moot, in time). Facts only, never ``now``: so a
+        retraction is the same whether found by a batch or by a deadline tick.
+        """
+        effects: list[Effect] = []
+        starts = {cycle.started_at for cycle in cycles}
+        if detected_at is None:
+            detected_at = self.last_activity()
+        published: list[tuple[Rule, int]] = []
+        for key in [k for k in self.emitted if "/" in k]:
+            rule, kind, start = _key_parts(key)
+            if kind == "retracted":
+                continue
+            if start in starts:
+                if kind == Severity.BREACH:
+                    published.append((rule, start))
+                continue
+            self.emitted.discard(key)
+            if kind == Severity.BREACH:
+                effects.append(
+                    self._retraction(rule, start, RetractReason.CYCLE_MOVED, detected_at)
+                )
+            elif not kind.endswith("-skipped"):
+                moved_to = _cycle_of_handoff(cycles, start)
+                if moved_to is not None:
+                    self.emitted.add(f"{rule}/{kind}/{moved_to}")
+        if not published:
+            return effects
+        open_breaches: set[tuple[Rule, int]] = set()
+        closed: set[tuple[Rule, int]] = set()
+        ruled: set[tuple[Rule, int]] = set()
+        for cycle, _, c in found:
+            if c.severity is not Severity.BREACH:
+                continue
+            ruled.add((c.rule, cycle.started_at))
+            if c.satisfied_at is None or c.satisfied_at > c.due_at:
+                open_breaches.add((c.rule, cycle.started_at))
+            elif c.by_closing:
+                closed.add((c.rule, cycle.started_at))
+        for rule, start in published:
+            if (rule, start) in open_breaches:
+                continue
+            self.emitted.discard(f"{rule}/breach/{start}")
+            if (rule, start) not in ruled:
+                reason = RetractReason.SEGMENT_CHANGED
+            elif (rule, start) in closed:
+                reason = RetractReason.CLOSED_LATE
+            else:
+                reason = RetractReason.MET_LATE
+            effects.append(self._retraction(rule, start, reason, detected_at))
+        return effects
+
+    def _retraction(
+        self, rule: Rule, start: int, reason: RetractReason, detected_at: int
+    ) -> BreachRetracted:
+        generation = 0
+        while f"{rule}/retracted/{start}/{generation}" in self.emitted:
+            generation += 1
+        self.emitted.add(f"{rule}/retracted/{start}/{generation}")
+        breach_id = effect_id(self.lead_id, rule, Severity.BREACH, start)
+        return BreachRetracted(
+            retraction_id(breach_id, generation),
+            breach_id,
+            rule,
+            self.lead_id,
+            start,
+            reason,
+            detected_at,
+        )
 
     def _measures(
         self,
@@ -371,9 +473,12 @@ class LeadState:
         the live worker calls it from deadline ticks of caught-up partitions, the
         replay with event time, so an attempt still unread cannot be missed.
         A warning is sent only while the promise is still open at ``now`` and its
-        breach is not yet due: a reminder after the fact helps nobody.
+        breach is not yet due: a reminder after the fact helps nobody. Retractions
+        late facts call for come first.
         """
-        return self._due(policy, now, self.checkpoints(policy))
+        cycles = self.cycles()
+        found = self.checkpoints(policy, cycles)
+        return self._reconcile(cycles, found, now) + self._due(policy, now, found)
 
     def _due(
         self, policy: Policy, now: int, found: list[tuple[Cycle, Segment, Checkpoint]]
@@ -573,6 +678,24 @@ def _insert(facts: list[F], fact: F, cap: int | None = None) -> bool:
     if cap is not None and len(facts) > cap:
         facts.pop()
     return True
+
+
+def _first_given(*moments: int | None) -> int | None:
+    return next((m for m in moments if m is not None), None)
+
+
+def _key_parts(key: str) -> tuple[Rule, str, int]:
+    """(rule, kind, cycle start) of an ``emitted`` key such as ``first_touch/warning/<start>``."""
+    rule, kind, start = key.split("/", 3)[:3]
+    return Rule(rule), kind, int(start)
+
+
+def _cycle_of_handoff(cycles: list[Cycle], handed_at: int) -> int | None:
+    """Start of the cycle that now holds the hand-off made at ``handed_at``."""
+    for cycle in cycles:
+        if any(h.at == handed_at for h in cycle.handoffs):
+            return cycle.started_at
+    return None
 
 
 def _first_at_or_after(times: list[int], moment: int) -> int | None:

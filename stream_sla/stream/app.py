@@ -217,7 +217,7 @@ class SlaWorker:
             records = [(kind, record) for kind, record in records if record.partition in owned]
             async with self._lock:
                 outbox = self.processor.apply(records)
-                await self._send(outbox)  # violations (none on this path today), acknowledged
+                await self._send(outbox)  # retractions (late data), acknowledged
                 sent = await self.delivery.send(self._dead_letters(outbox) + self._state_parcels())
             # Faust acknowledges the events when this body returns (take_events); an extra
             # reference keeps them unacknowledged, so uncommitted, until the broker has every
@@ -249,19 +249,21 @@ class SlaWorker:
         return self._recovered.get(partition) is recovered
 
     async def _send(self, outbox: Outbox) -> None:
-        """Violations, acknowledged by the broker before this returns (before the state that
-        records them may be written)."""
-        if outbox.violations:
-            await self.delivery.deliver(
-                [
-                    Parcel.one(
-                        self._breaches if v.severity is Severity.BREACH else self._warnings,
-                        v.lead_id.encode(),
-                        orjson.dumps(v.to_record()),
-                    )
-                    for v in outbox.violations
-                ]
+        """Violations and retractions, acknowledged by the broker before this returns (before
+        the state that records them may be written)."""
+        parcels = [
+            Parcel.one(
+                self._breaches if v.severity is Severity.BREACH else self._warnings,
+                v.lead_id.encode(),
+                orjson.dumps(v.to_record()),
             )
+            for v in outbox.violations
+        ] + [
+            Parcel.one(self._breaches, r.lead_id.encode(), orjson.dumps(r.to_record()))
+            for r in outbox.retractions
+        ]
+        if parcels:
+            await self.delivery.deliver(parcels)
 
     def _dead_letters(self, outbox: Outbox) -> list[Parcel]:
         return [

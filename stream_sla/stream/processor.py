@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from stream_sla.metrics import Metrics
 from stream_sla.sla.deadlines import DeadlineIndex, Due
 from stream_sla.sla.effects import (
+    BreachRetracted,
     Effect,
     FirstTouchMeasured,
     MqlDelivered,
@@ -66,6 +67,8 @@ class Outbox:
     """What a batch or a deadline sweep wants sent; the adapter sends it."""
 
     violations: list[SlaViolation] = field(default_factory=list)
+    retractions: list[BreachRetracted] = field(default_factory=list)
+    """Breaches late data showed were not deserved; published on the breaches topic."""
     dead_letters: list[tuple[Record, EventRejected]] = field(default_factory=list)
 
 
@@ -138,7 +141,8 @@ class LeadProcessor:
                 elif added is not Added.NEW:
                     limited[f"{kind.value.replace('-', '_')}_{added.value}"] += 1
             if changed:
-                self._settle(state, partition, self._assess(state, None), outbox, write=True)
+                assessment = self._assess(state, None, seen_at=now)
+                self._settle(state, partition, assessment, outbox, write=True)
 
         for topic, count in consumed.items():
             m.events_consumed.labels(topic).inc(count)
@@ -162,19 +166,21 @@ class LeadProcessor:
             state = self._load(deadline.partition, deadline.lead_id)
             if state is None:
                 continue  # evicted already: nothing can be due
-            emitted_before = len(state.emitted)
+            emitted_before = set(state.emitted)
             assessment = self._assess(state, now)
             nothing_due = assessment.next_deadline is None or assessment.next_deadline > now
             if not assessment.effects and nothing_due and now >= assessment.evict_at:
                 self._evict(state.lead_id, deadline.partition)
                 continue
-            changed = len(state.emitted) != emitted_before
+            changed = state.emitted != emitted_before
             self._settle(state, deadline.partition, assessment, outbox, write=changed)
         self._gauges()
         return outbox
 
-    def _assess(self, state: LeadState, now: int | None) -> Assessment:
-        return state.assess(self.policy, now, self.retention.closed_ms, self.retention.idle_ms)
+    def _assess(self, state: LeadState, now: int | None, seen_at: int | None = None) -> Assessment:
+        return state.assess(
+            self.policy, now, self.retention.closed_ms, self.retention.idle_ms, seen_at
+        )
 
     def _settle(
         self,
@@ -220,6 +226,9 @@ class LeadProcessor:
                 m.rep_rule_outcomes.labels(rule, "breached", team, m.rep(effect.owner)).inc()
             outbox.violations.append(effect)
             self.recent.add(effect)
+        elif isinstance(effect, BreachRetracted):
+            m.breaches_retracted.labels(effect.rule.value, effect.reason.value).inc()
+            outbox.retractions.append(effect)
         elif isinstance(effect, FirstTouchMeasured):
             team = m.team(effect.team)
             m.first_touch.labels(team, m.source(effect.source), m.segment(effect.segment)).observe(

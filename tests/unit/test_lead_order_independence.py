@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stream_sla.replay import replay
+from stream_sla.sla.effects import BreachRetracted, Effect, Severity, SlaViolation
 from stream_sla.sla.events import (
     Channel,
     ContactAttempt,
     Event,
     HandedToSales,
+    LeadCreated,
     LeadStatus,
     LeadStatusChanged,
     Outcome,
@@ -50,7 +55,7 @@ def outcome(events: list[Event], now: int) -> tuple[object, ...]:
     )
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=timedelta(seconds=5))  # explicit: a loaded 2-core machine
 @given(events=lead_events(), data=st.data())
 def test_any_permutation_with_duplicates_gives_the_same_outcome(
     events: list[Event], data: st.DataObject
@@ -61,6 +66,7 @@ def test_any_permutation_with_duplicates_gives_the_same_outcome(
     assert outcome(duplicated, now) == outcome(events, now)
 
 
+@settings(deadline=timedelta(seconds=5))
 @given(events=lead_events())
 def test_state_survives_a_round_trip_through_bytes(events: list[Event]) -> None:
     state = LeadState("L")
@@ -68,3 +74,120 @@ def test_state_survives_a_round_trip_through_bytes(events: list[Event]) -> None:
         state.add(event)
     state.due(POLICY, 3 * 60 * MIN)
     assert load_state("L", dump_state(state)) == state
+
+
+# -- verdicts interleaved with arrivals ------------------------------------------------
+
+DAY = 24 * 60 * MIN
+LADDER_END = 56 * DAY
+"""The default attempts ladder's last rung: checks run past it."""
+
+moments = st.one_of(
+    st.integers(0, 3 * 60).map(lambda m: m * MIN),  # around first touch
+    st.integers(0, 3 * 24 * 60).map(lambda m: m * MIN),  # around disposition
+    st.integers(0, 60 * 24).map(lambda h: h * 60 * MIN),  # around the attempts ladder
+)
+delays = st.one_of(
+    st.just(0),
+    st.integers(0, 120).map(lambda m: m * MIN),
+    st.integers(0, 30 * 24).map(lambda h: h * 60 * MIN),  # up to the 30-day lateness limit
+)
+
+
+@st.composite
+def full_lead_events(draw: st.DrawFn) -> list[Event]:
+    """Lead-created, hand-offs (re-assignments), attempts of every outcome, status changes."""
+    events: list[Event] = []
+    if draw(st.booleans()):
+        events.append(LeadCreated("c0", "L", draw(moments), source="web_form"))
+    for i in range(draw(st.integers(1, 4))):
+        owner = draw(st.sampled_from(["ana", "ben", "cy"]))
+        events.append(HandedToSales(f"h{i}", "L", draw(moments), owner, "t"))
+    for i in range(draw(st.integers(0, 8))):
+        outcome = draw(st.sampled_from(list(Outcome)))
+        events.append(ContactAttempt(f"a{i}", "L", draw(moments), Channel.CALL, outcome))
+    for i in range(draw(st.integers(0, 3))):
+        status = draw(st.sampled_from(list(LeadStatus)))
+        events.append(LeadStatusChanged(f"s{i}", "L", draw(moments), status))
+    return events
+
+
+def live_run(
+    arrivals: list[tuple[int, Event]], checks: list[int], end: int
+) -> tuple[list[Effect], LeadState]:
+    """The worker's use of the core: each event applied on arrival (no clock), verdicts at
+    deadline checks taken before the next event arrives, and a last check at ``end``."""
+    state = LeadState("L")
+    published: list[Effect] = []
+    pending = sorted(checks)
+    for arrived_at, event in arrivals:
+        while pending and pending[0] < arrived_at:
+            published += state.evaluate(POLICY, pending.pop(0))[0]
+        if state.add(event):
+            published += state.evaluate(POLICY, None, seen_at=arrived_at)[0]
+    for now in [*pending, end]:
+        published += state.evaluate(POLICY, now)[0]
+    return published, state
+
+
+def effective_breaches(published: list[Effect]) -> dict[str, SlaViolation]:
+    """The newest record per breach id decides: a breach in effect, or withdrawn."""
+    in_effect: dict[str, SlaViolation | None] = {}
+    for effect in published:
+        if isinstance(effect, SlaViolation) and effect.severity is Severity.BREACH:
+            in_effect[effect.id] = effect
+        elif isinstance(effect, BreachRetracted):
+            assert in_effect.get(effect.retracts) is not None, "retracted what was not in effect"
+            in_effect[effect.retracts] = None
+    return {i: v for i, v in in_effect.items() if v is not None}
+
+
+@settings(max_examples=400, deadline=timedelta(seconds=5))  # explicit: a loaded 2-core machine
+@given(events=full_lead_events(), data=st.data())
+def test_effective_breaches_equal_an_event_time_replay_whatever_the_arrival_order(
+    events: list[Event], data: st.DataObject
+) -> None:
+    arrivals = sorted(
+        ((e.occurred_at + data.draw(delays), e) for e in events), key=lambda pair: pair[0]
+    )
+    arrivals += [
+        (at + data.draw(delays), e)
+        for at, e in data.draw(st.lists(st.sampled_from(arrivals), max_size=3))
+    ]
+    arrivals.sort(key=lambda pair: pair[0])
+    checks = data.draw(st.lists(st.integers(0, arrivals[-1][0] + LADDER_END), max_size=8))
+    end = max(e.occurred_at for e in events) + LADDER_END + DAY
+
+    published, state = live_run(arrivals, checks, end)
+    effective = effective_breaches(published)
+    reference = replay(sorted(events, key=lambda e: e.occurred_at), POLICY, end, keep_effects=True)
+    expected = {
+        e.id
+        for e in reference.effects
+        if isinstance(e, SlaViolation) and e.severity is Severity.BREACH
+    }
+
+    # (a) at most one effective breach per rule and cycle, and only for cycles that exist
+    starts = {cycle.started_at for cycle in state.cycles()}
+    per_cycle = [(v.rule, v.cycle_started_at) for v in effective.values()]
+    assert len(per_cycle) == len(set(per_cycle))
+    assert {start for _, start in per_cycle} <= starts
+    # (b) what an event-time run publishes, for any arrival order within the lateness limit
+    assert set(effective) == expected
+    # (c) no duplicates: a breach id is published again only after its retraction
+    history: dict[str, str] = {}
+    for e in published:
+        if isinstance(e, SlaViolation) and e.severity is Severity.BREACH:
+            history[e.id] = history.get(e.id, "") + "B"
+        elif isinstance(e, BreachRetracted):
+            history[e.retracts] = history.get(e.retracts, "") + "R"
+    assert all("BB" not in h and not h.startswith("R") for h in history.values()), history
+    retraction_ids = [e.id for e in published if isinstance(e, BreachRetracted)]
+    assert len(retraction_ids) == len(set(retraction_ids))
+    # warnings: at most one per rule and cycle
+    warnings = [
+        (e.rule, e.cycle_started_at)
+        for e in published
+        if isinstance(e, SlaViolation) and e.severity is Severity.WARNING
+    ]
+    assert len(warnings) == len(set(warnings))

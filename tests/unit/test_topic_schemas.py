@@ -7,8 +7,8 @@ import orjson
 import pytest
 
 from stream_sla.simulation import SimulationPlan, simulate
-from stream_sla.sla.effects import Severity, SlaViolation
-from stream_sla.sla.events import EventKind, decode_event
+from stream_sla.sla.effects import BreachRetracted, Severity, SlaViolation
+from stream_sla.sla.events import EventKind, HandedToSales, decode_event
 from stream_sla.sla.lead import LeadState
 from stream_sla.sla.policy import Policy
 from stream_sla.topics import TopicCatalog
@@ -42,3 +42,25 @@ def test_simulated_crm_events_validate_against_their_topic_schema() -> None:
     specs = CATALOG.crm()
     for record in simulate(SimulationPlan(leads=50, start_ms=0)):
         jsonschema.validate(orjson.loads(record.value), specs[EventKind(record.kind)].value_schema)
+
+
+def test_breach_retractions_validate_against_the_breaches_schema_and_breaches_still_do() -> None:
+    """sla.breaches holds two shapes; each record matches exactly one branch of its oneOf."""
+    state = LeadState("L-1")
+    state.add(HandedToSales("h-late", "L-1", 10 * MINUTE, "ana", "t"))
+    [breach] = [
+        e
+        for e in state.due(Policy(), 2 * HOUR)
+        if isinstance(e, SlaViolation) and e.severity is Severity.BREACH
+    ]
+    state.add(HandedToSales("h-first", "L-1", 0, "ana", "t"))
+    [retraction] = [e for e in state.due(Policy(), 2 * HOUR) if isinstance(e, BreachRetracted)]
+    schema = CATALOG.spec("sla.breaches").value_schema
+    jsonschema.validate(breach.to_record(), schema)
+    jsonschema.validate(retraction.to_record(), schema)
+    for example in schema["examples"]:
+        jsonschema.validate(example, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**breach.to_record(), "retracts": breach.id}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**retraction.to_record(), "reason": "changed_mind"}, schema)
