@@ -462,7 +462,12 @@ def _run_replay(args: argparse.Namespace) -> int:
     until = parse_until(args.until) if args.until else None
     month = parse_month(args.month) if args.month else None
     rejected: Counter[str] = Counter()
-    events = load_events(args.events, rejected, lambda lines: _vendor_lines(args, lines, rejected))
+    events = load_events(
+        args.events,
+        rejected,
+        lambda lines: _vendor_lines(args, lines, rejected),
+        lateness=policy.lateness,
+    )
     keep = "--violations-out" in outputs or month is not None
     result = replay(events, policy, until, keep_effects=keep, progress=args.format == "text")
     result.rejected = rejected

@@ -12,8 +12,10 @@ from stream_sla import report
 from stream_sla.replay import read_events, replay
 from stream_sla.simulation import HistoryPlan, history
 from stream_sla.sla.effects import Severity, SlaViolation
-from stream_sla.sla.policy import MarketingGoals, Policy
+from stream_sla.sla.events import parse_timestamp
+from stream_sla.sla.policy import Lateness, MarketingGoals, Policy
 
+DAY = 86_400_000
 POLICY = Policy(marketing=MarketingGoals(monthly_mqls=150, timezone="America/New_York"))
 
 
@@ -30,13 +32,57 @@ def breach_ids(raw: list[bytes]) -> set[str]:
     }
 
 
-def test_replay_gives_the_same_breaches_whatever_the_order_of_the_file() -> None:
-    raw = lines(history(HistoryPlan(leads=200, start=date(2026, 9, 1), seed=5)))
-    shuffled = raw[:]
-    random.Random(1).shuffle(shuffled)
-    duplicated = shuffled + shuffled[:50]
-    assert breach_ids(raw) == breach_ids(duplicated)
-    assert breach_ids(raw)  # the sample has breaches to compare
+def test_replay_gives_the_same_breaches_whatever_the_order_of_the_file_within_lateness() -> None:
+    """Any arrival order in which no event comes after one 30 days newer (the live bound)."""
+    events = history(HistoryPlan(leads=200, start=date(2026, 9, 1), seed=5))
+    rng = random.Random(1)
+    delayed = [
+        (parse_timestamp(str(e["occurred_at"]), "occurred_at") + rng.randint(0, 30 * DAY), e)
+        for e in events
+    ]
+    shuffled = lines([e for _, e in sorted(delayed, key=lambda pair: pair[0])])
+    assert shuffled != lines(events)
+    rejected: Counter[str] = Counter()
+    assert len(read_events(shuffled, rejected)) == len(events)
+    assert rejected == {}
+    duplicated = shuffled + shuffled[-50:]  # repeats: ignored (or refused when too late)
+    assert breach_ids(lines(events)) == breach_ids(duplicated)
+    assert breach_ids(lines(events))  # the sample has breaches to compare
+
+
+def _handed(eid: str, at: str) -> dict[str, object]:
+    return {
+        "type": "handed-to-sales",
+        "event_id": eid,
+        "lead_id": "L-" + eid,
+        "occurred_at": at,
+        "owner": "ana",
+        "team": "t",
+    }
+
+
+def test_replay_refuses_events_older_than_the_lateness_limit_as_the_worker_does() -> None:
+    """The clock is the newest event time read so far: 30 days behind it is the boundary."""
+    raw = lines(
+        [
+            _handed("new", "2026-10-31T12:00:00.000Z"),
+            _handed("exactly-30d", "2026-10-01T12:00:00.000Z"),
+            _handed("30d-and-1ms", "2026-10-01T11:59:59.999Z"),
+        ]
+    )
+    rejected: Counter[str] = Counter()
+    events = read_events(raw, rejected)
+    assert [e.event_id for e in events] == ["exactly-30d", "new"]
+    assert rejected == {"too_late": 1}
+
+
+def test_replay_honours_the_policys_lateness() -> None:
+    raw = lines([_handed("new", "2026-10-31T12:00:00Z"), _handed("old", "2026-10-29T11:00:00Z")])
+    rejected: Counter[str] = Counter()
+    events = read_events(raw, rejected, Lateness(max_late_ms=2 * DAY))
+    assert [e.event_id for e in events] == ["new"]
+    assert rejected == {"too_late": 1}
+    assert len(read_events(raw, Counter(), Lateness(max_late_ms=3 * DAY))) == 2
 
 
 def test_bad_lines_are_counted_by_reason_and_skipped() -> None:
