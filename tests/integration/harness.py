@@ -243,3 +243,15 @@ async def wait_for(
             return True
         await asyncio.sleep(interval)
     return predicate()
+
+
+def effective_breach_ids(records: list[ConsumerRecord[bytes, bytes]]) -> set[str]:
+    """Breach ids in effect on sla.breaches: the newest record per id decides (a breach, or a
+    retraction naming it), as the README tells consumers."""
+    in_effect: dict[str, bool] = {}
+    for value in values(records):
+        if "retracts" in value:
+            in_effect[value["retracts"]] = False
+        elif value.get("severity") == "breach":
+            in_effect[value["id"]] = True
+    return {breach_id for breach_id, live in in_effect.items() if live}

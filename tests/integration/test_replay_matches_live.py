@@ -1,4 +1,9 @@
-"""Replaying a stream offline gives exactly the breaches the live worker emitted for it."""
+"""Replaying a stream offline gives exactly the breaches the live worker emitted for it.
+
+The records are produced in one batch (record by record, a loaded machine can publish an
+attempt after its deadline, which live then retracts); live breaches are compared as the
+README tells consumers to read them: the newest record per breach id.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from stream_sla.sla.effects import Severity, SlaViolation
 from stream_sla.sla.policy import Policy
 from stream_sla.sla.timestamps import format_ms
 
-from .harness import Harness, now_ms, values
+from .harness import Harness, effective_breach_ids, now_ms, values
 
 TARGET_MS = 3_000
 WHEN_NOTICED = ("detected_at", "late_by_seconds")
@@ -32,11 +37,10 @@ async def test_replay_of_the_same_events_reproduces_the_live_breach_ids_and_reco
         leads=60, start_ms=now_ms(), leads_per_second=30, first_touch_target_ms=TARGET_MS, seed=11
     )
     records = list(simulate(plan))
-    await harness.produce([(r.kind, r.key, r.value) for r in records])
+    await harness.produce([(r.kind, r.key, r.value) for r in records], batched=True)
 
     last_deadline = max(r.at for r in records) + TARGET_MS
     await asyncio.sleep(max(0.0, (last_deadline - now_ms()) / 1000) + 2)
-    live = await harness.consume("sla.breaches", until=lambda _: False, timeout=3)
 
     typed = [orjson.dumps({"type": r.kind.value, **orjson.loads(r.value)}) for r in records]
     policy = Policy().with_first_touch(TARGET_MS, 0.75)
@@ -46,9 +50,15 @@ async def test_replay_of_the_same_events_reproduces_the_live_breach_ids_and_reco
         for e in offline.effects
         if isinstance(e, SlaViolation) and e.severity is Severity.BREACH
     }
-    live_ids = [v["id"] for v in values(live)]
+    live = await harness.consume(
+        "sla.breaches",
+        until=lambda r: effective_breach_ids(r) >= replayed,
+        timeout=30,
+        settle=3.0,
+    )
+    live_ids = [v["id"] for v in values(live) if "severity" in v]
     assert len(live_ids) == len(set(live_ids)), "no breach id twice"
-    assert set(live_ids) == replayed
+    assert effective_breach_ids(live) == replayed
     assert len(replayed) >= 10, "the plan leaves a fair share of leads uncontacted or late"
 
     # `replay --violations-out` writes the records the worker published, field for field
