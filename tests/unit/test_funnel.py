@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream_sla.sla.funnel import (
@@ -202,6 +203,7 @@ def test_days_in_counts_the_calendar_month(year: int, month: int, days: int) -> 
     assert days_in(year, month) == days
 
 
+@settings(deadline=timedelta(seconds=5))  # explicit: a loaded 2-core machine
 @given(
     quota=amounts,
     deal=amounts,
@@ -227,6 +229,7 @@ def test_a_more_demanding_rate_never_needs_fewer_leads(
     assert harder_shortcut.leads >= shortcut.leads
 
 
+@settings(deadline=timedelta(seconds=5))  # explicit: a loaded 2-core machine
 @given(quota=amounts, deal=amounts, win=rates, sql=rates, lead=rates)
 def test_lead_to_customer_shortcut_matches_the_three_rates_within_rounding(
     quota: float, deal: float, win: float, sql: float, lead: float
