@@ -348,27 +348,25 @@ class LeadState:
         retraction is the same whether found by a batch or by a deadline tick.
         """
         effects: list[Effect] = []
-        starts = {cycle.started_at for cycle in cycles}
-        if detected_at is None:
-            detected_at = self.last_activity()
+        starts = {str(cycle.started_at) for cycle in cycles}
         published: list[tuple[Rule, int]] = []
         for key in [k for k in self.emitted if "/" in k]:
-            rule, kind, start = _key_parts(key)
+            name, kind, at = key.split("/", 3)[:3]
             if kind == "retracted":
                 continue
-            if start in starts:
+            if at in starts:
                 if kind == Severity.BREACH:
-                    published.append((rule, start))
+                    published.append((Rule(name), int(at)))
                 continue
-            self.emitted.discard(key)
+            self.emitted.discard(key)  # the cycle's start moved (rare): follow it
             if kind == Severity.BREACH:
                 effects.append(
-                    self._retraction(rule, start, RetractReason.CYCLE_MOVED, detected_at)
+                    self._retraction(Rule(name), int(at), RetractReason.CYCLE_MOVED, detected_at)
                 )
             elif not kind.endswith("-skipped"):
-                moved_to = _cycle_of_handoff(cycles, start)
+                moved_to = _cycle_of_handoff(cycles, int(at))
                 if moved_to is not None:
-                    self.emitted.add(f"{rule}/{kind}/{moved_to}")
+                    self.emitted.add(f"{name}/{kind}/{moved_to}")
         if not published:
             return effects
         open_breaches: set[tuple[Rule, int]] = set()
@@ -396,8 +394,9 @@ class LeadState:
         return effects
 
     def _retraction(
-        self, rule: Rule, start: int, reason: RetractReason, detected_at: int
+        self, rule: Rule, start: int, reason: RetractReason, detected_at: int | None
     ) -> BreachRetracted:
+        """Stamped ``detected_at``, or the newest fact's time when no clock was given."""
         generation = 0
         while f"{rule}/retracted/{start}/{generation}" in self.emitted:
             generation += 1
@@ -410,7 +409,7 @@ class LeadState:
             self.lead_id,
             start,
             reason,
-            detected_at,
+            detected_at if detected_at is not None else self.last_activity(),
         )
 
     def _measures(
@@ -682,12 +681,6 @@ def _insert(facts: list[F], fact: F, cap: int | None = None) -> bool:
 
 def _first_given(*moments: int | None) -> int | None:
     return next((m for m in moments if m is not None), None)
-
-
-def _key_parts(key: str) -> tuple[Rule, str, int]:
-    """(rule, kind, cycle start) of an ``emitted`` key such as ``first_touch/warning/<start>``."""
-    rule, kind, start = key.split("/", 3)[:3]
-    return Rule(rule), kind, int(start)
 
 
 def _cycle_of_handoff(cycles: list[Cycle], handed_at: int) -> int | None:
