@@ -14,6 +14,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from stream_sla.sla.effects import (
+    BreachRetracted,
     Effect,
     FirstTouchMeasured,
     MqlDelivered,
@@ -134,6 +135,9 @@ class Rollup:
             if effect.outcome is Settlement.MET:
                 self.points_by_rep[effect.owner] += 1
                 self.points_by_team[effect.team] += 1
+        elif isinstance(effect, BreachRetracted):
+            for t in self._tallies(effect.rule, effect.cycle_started_at):
+                t.breached -= 1  # late data withdrew it (its cycle may then count as met)
         elif isinstance(effect, FirstTouchMeasured):
             self.first_touch_by_team[effect.team].add(effect.seconds)
             self.first_touch_by_rep[effect.owner].add(effect.seconds)

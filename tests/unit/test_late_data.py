@@ -7,6 +7,9 @@ facts show is no longer deserved.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from stream_sla.replay import replay
 from stream_sla.sla.effects import (
     BreachRetracted,
     Effect,
@@ -28,7 +31,7 @@ from stream_sla.sla.events import (
     Outcome,
 )
 from stream_sla.sla.lead import LeadState
-from stream_sla.sla.policy import FirstTouchRule, Policy, Segment, WarnAt
+from stream_sla.sla.policy import FirstTouchRule, Policy, Reassignment, Segment, WarnAt
 from stream_sla.sla.snapshot import dump_state, load_state
 
 MIN = 60_000
@@ -222,3 +225,23 @@ def test_state_written_before_a_retraction_loads_and_retracts_the_same_way() -> 
     restored.add(handed(T0, "h-first"))
     effects, _ = restored.evaluate(FIRST_TOUCH_ONLY, None)
     assert [type(e) for e in effects] == [BreachRetracted]
+
+
+def test_the_report_does_not_count_a_retracted_breach() -> None:
+    """Under ``reassignment: restart`` the event-time replay itself can retract: a re-assignment
+    before any touch restarts the clock after the first one was missed, and the new rep meets it.
+    """
+    policy = replace(FIRST_TOUCH_ONLY, reassignment=Reassignment.RESTART)
+    events = [
+        handed(T0, "h1"),
+        handed(T0 + 70 * MIN, "h2", owner="ben"),
+        attempt(T0 + 80 * MIN),
+    ]
+    result = replay(events, policy, until=T0 + 3 * HOUR, keep_effects=True)
+    assert [type(e) for e in result.effects if isinstance(e, SlaViolation | BreachRetracted)] == [
+        SlaViolation,  # warning at T0+45m
+        SlaViolation,  # breach at T0+60m
+        BreachRetracted,  # h2 restarted the clock; met at T0+80m
+    ]
+    tally = result.rollup.rules[Rule.FIRST_TOUCH]
+    assert (tally.breached, tally.met) == (0, 1)
