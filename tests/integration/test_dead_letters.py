@@ -32,7 +32,7 @@ def handed(lead_id: str, **override: object) -> bytes:
     return orjson.dumps({k: v for k, v in body.items() if v is not None})
 
 
-def bad_records() -> dict[RejectReason, tuple[EventKind, bytes, bytes, str]]:
+def bad_records() -> dict[RejectReason, tuple[EventKind, bytes | None, bytes, str]]:
     """reason -> (topic kind, key, value, a fragment the detail header must contain)."""
     day = 86_400_000
     return {
@@ -66,6 +66,7 @@ def bad_records() -> dict[RejectReason, tuple[EventKind, bytes, bytes, str]]:
             "occurred_at",
         ),
         RejectReason.KEY_MISMATCH: (HANDED, b"D-key", handed("D-other"), "D-other"),
+        RejectReason.KEY_MISSING: (HANDED, None, handed("D-keyless"), "no key"),
         RejectReason.OVERSIZED: (
             HANDED,
             b"D-big",
@@ -97,7 +98,7 @@ async def test_every_reason_code_dead_letters_the_original_key_bytes_and_all_hea
         bootstrap_servers=harness.bootstrap, acks="all", max_request_size=1024 * 1024
     )
     await producer.start()
-    produced: dict[bytes, tuple[RejectReason, str, int, int, bytes, str]] = {}
+    produced: dict[bytes | None, tuple[RejectReason, str, int, int, bytes, str]] = {}
     try:
         for reason, (kind, key, value, fragment) in cases.items():
             topic = harness.catalog.name(harness.catalog.crm()[kind].name)
