@@ -173,11 +173,22 @@ class Notifier:
                     await self.lead_changed(message.key.decode(errors="replace"), message.value)
                 continue
             try:
-                notice = Notice.from_record(orjson.loads(message.value))
+                record = orjson.loads(message.value)
+                if isinstance(record, dict) and "retracts" in record:
+                    await self.retract(str(record["retracts"]))
+                    continue
+                notice = Notice.from_record(record)
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, EventRejected) as exc:
                 await self._dead_letter_record(message, "invalid_notice", repr(exc))
                 continue
             await self.handle(notice)
+
+    async def retract(self, breach_id: str) -> None:
+        """Late data withdrew a breach (a retraction on sla.breaches, see topics/): what is
+        still held for it is dropped, and it counts towards no strike. Sent is sent."""
+        async with self._lock:
+            self._discard(lambda d: d.notice.id == breach_id)
+            self.strikes.forget(breach_id)
 
     async def handle(self, notice: Notice) -> None:
         await self.dispatcher()
@@ -359,7 +370,11 @@ class Notifier:
                         if r.offset >= ends[tp]:
                             continue
                         try:
-                            self.strikes.record(Notice.from_record(orjson.loads(r.value)))
+                            value = orjson.loads(r.value)
+                            if isinstance(value, dict) and "retracts" in value:
+                                self.strikes.forget(str(value["retracts"]))
+                                continue
+                            self.strikes.record(Notice.from_record(value))
                             counted += 1
                         except (orjson.JSONDecodeError, KeyError, ValueError, EventRejected):
                             continue

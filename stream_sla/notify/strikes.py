@@ -93,6 +93,14 @@ class StrikeCounter:
             window_start_at=window * self.within_ms,
         )
 
+    def forget(self, breach_id: str) -> bool:
+        """A retraction on sla.breaches withdrew this breach: it counts towards no later strike
+        (a strike already published stays). True if it was counted."""
+        holding = [counted for counted in self._windows.values() if breach_id in counted]
+        for counted in holding:
+            del counted[breach_id]
+        return bool(holding)
+
     def _forget_before(self, window: int) -> None:
         """Keep the current and the previous window (late breaches); older ones are closed."""
         if window <= self._newest_window:

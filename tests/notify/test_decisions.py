@@ -192,6 +192,16 @@ def test_strikes_ignore_warnings_repeats_and_other_reps(config: NotifyConfig) ->
     assert counter.record(notice(lead="L-4", severity="breach")) is None
 
 
+def test_a_retracted_breach_counts_towards_no_strike() -> None:
+    counter = StrikeCounter(3, 30 * DAY)
+    b = breaches(HOUR, 2 * HOUR, 3 * HOUR, 4 * HOUR)
+    assert counter.record(b[0]) is None and counter.record(b[1]) is None
+    assert counter.forget(b[1].id) and not counter.forget(b[1].id)
+    assert counter.record(b[2]) is None  # two in effect, not three
+    strike = counter.record(b[3])
+    assert strike is not None and strike.lead_ids == ("L-0", "L-2", "L-3")
+
+
 def test_every_third_breach_is_a_strike_whatever_the_arrival_order() -> None:
     b = breaches(*(i * HOUR for i in range(7)))
     strikes = count_strikes(b, 3, 30 * DAY)
