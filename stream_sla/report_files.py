@@ -1,9 +1,10 @@
 """Records out of a replay: the warnings and breaches as published, and per-rule rows for sheets.
 
 ``--violations-out`` writes each warning and breach value exactly as the worker sends it
-to ``sla.warnings`` / ``sla.breaches`` (same id, fields and order of detection), one JSON
-object per line. ``--outcomes-csv`` writes one row per lead, hand-off cycle and rule with
-its status (met, breached, stopped, pending), so a spreadsheet can re-count the report.
+to ``sla.warnings`` / ``sla.breaches`` (same id, fields and order of detection; retractions
+too, which a replay makes only when a restarted clock is met), one JSON object per line.
+``--outcomes-csv`` writes one row per lead, hand-off cycle and rule with its status (met,
+breached, stopped, pending), so a spreadsheet can re-count the report.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from stream_sla.sla.effects import Effect, SlaViolation
+from stream_sla.sla.effects import BreachRetracted, Effect, SlaViolation
 from stream_sla.sla.outcomes import RuleOutcome
 from stream_sla.sla.timestamps import format_ms
 
@@ -36,7 +37,7 @@ def write_violations(path: Path, effects: Iterable[Effect]) -> int:
     written = 0
     with path.open("wb") as out:
         for effect in effects:
-            if isinstance(effect, SlaViolation):
+            if isinstance(effect, SlaViolation | BreachRetracted):
                 out.write(orjson.dumps(effect.to_record()) + b"\n")
                 written += 1
     return written
