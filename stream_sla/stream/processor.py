@@ -229,6 +229,7 @@ class LeadProcessor:
         elif isinstance(effect, BreachRetracted):
             m.breaches_retracted.labels(effect.rule.value, effect.reason.value).inc()
             outbox.retractions.append(effect)
+            self.recent.retract(effect.retracts)
         elif isinstance(effect, FirstTouchMeasured):
             team = m.team(effect.team)
             m.first_touch.labels(team, m.source(effect.source), m.segment(effect.segment)).observe(

@@ -29,6 +29,12 @@ class RecentViolations:
     def add(self, violation: SlaViolation) -> None:
         self._items.appendleft(violation)
 
+    def retract(self, breach_id: str) -> None:
+        """Late data withdrew this breach: the page no longer lists it."""
+        kept = [v for v in self._items if v.id != breach_id]
+        if len(kept) != len(self._items):
+            self._items = deque(kept, maxlen=self._items.maxlen)
+
     def items(self) -> list[SlaViolation]:
         return list(self._items)
 

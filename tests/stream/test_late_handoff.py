@@ -56,6 +56,8 @@ def test_a_late_earlier_handoff_publishes_a_retraction_and_one_effective_breach(
     )
     assert retracted == 1
 
+    assert late_breach.id not in [v.id for v in p.recent.items()]  # off the status page
+
     clock.now = T0 + 81 * MIN
     second = p.fire(p.index.pop_due(clock.now), clock.now)
     [breach] = [v for v in second.violations if v.severity is Severity.BREACH]
