@@ -30,7 +30,7 @@ import faust
 import faust.web
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter
 
 from stream_sla.config import Settings
 from stream_sla.gateway.auth import basic_auth_ok, hubspot_problem
@@ -39,6 +39,7 @@ from stream_sla.gateway.mappings import Mappings, load_mappings
 from stream_sla.gateway.settings import GatewaySettings
 from stream_sla.gateway.sources import TRANSLATORS
 from stream_sla.kafka_security import faust_credentials
+from stream_sla.ops_web import add_ops_pages
 from stream_sla.people import PeopleDirectory, load_people
 from stream_sla.sla.events import EventRejected, RejectReason
 from stream_sla.stream.app import raw_topic
@@ -292,18 +293,7 @@ class Gateway:
         self.app.page("/hooks/hubspot")(HubSpotHook)
         self.app.page("/hooks/pipedrive")(PipedriveHook)
 
-        @self.app.page("/metrics")
-        async def metrics(web: Any, request: Any) -> Any:
-            body = generate_latest(gateway.metrics.registry)
-            return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
-
-        @self.app.page("/live")
-        async def live(web: Any, request: Any) -> Any:
-            return web.json({"live": True})
-
-        @self.app.page("/ready")
-        async def ready(web: Any, request: Any) -> Any:
-            return web.json({"ready": gateway.ready}, status=200 if gateway.ready else 503)
+        add_ops_pages(self.app, self.settings, self.metrics.registry, ready=lambda: gateway.ready)
 
         async def started() -> None:
             gateway.ready = True

@@ -30,7 +30,6 @@ import aiohttp
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from stream_sla.config import Settings
 from stream_sla.kafka_security import aiokafka_options, faust_credentials
@@ -46,6 +45,7 @@ from stream_sla.notify.pacing import Pacer
 from stream_sla.notify.routing import Directory, manager_of, person_recipient, route
 from stream_sla.notify.settled import moot, stale
 from stream_sla.notify.strikes import Strike, StrikeCounter
+from stream_sla.ops_web import add_ops_pages
 from stream_sla.sla.events import EventRejected
 from stream_sla.sla.snapshot import load_state
 from stream_sla.stream.app import raw_topic
@@ -430,8 +430,6 @@ class Notifier:
     def _pages(self) -> None:
         notifier = self
 
-        # "/" first: Faust's own index page, added later, must not join its resource.
-        @self.app.page("/")
         async def recent_html(web: Any, request: Any) -> Any:
             rows = "".join(
                 "<tr>" + "".join(f"<td>{escape(str(r[k]))}</td>" for k in
@@ -445,18 +443,16 @@ class Notifier:
                 f"<th>channel<th>recipient<th>subject</tr>{rows}</table>"
             )
 
-        @self.app.page("/metrics")
-        async def metrics(web: Any, request: Any) -> Any:
-            body = generate_latest(notifier.metrics.registry)
-            return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
-
-        @self.app.page("/live")
-        async def live(web: Any, request: Any) -> Any:
-            return web.json({"live": True})
-
-        @self.app.page("/notifications.json")
         async def recent_json(web: Any, request: Any) -> Any:
             return web.json({"held": notifier.pacer.held_count(), "recent": list(notifier.recent)})
+
+        # The pages name recipients: the worker's optional credential guards them too.
+        add_ops_pages(
+            self.app,
+            self.settings,
+            self.metrics.registry,
+            pages={"/": recent_html, "/notifications.json": recent_json},
+        )
 
 
 def _strike_notice(strike: Strike) -> Notice:

@@ -9,11 +9,16 @@ from typing import Any
 from .harness import Harness, WorkerProcess, free_port
 
 
-def start_gateway(harness: Harness, name: str = "gw", **gateway: Any) -> WorkerProcess:
-    """Settings are given without their prefix: ``hubspot_client_secret=...``."""
+def start_gateway(
+    harness: Harness, name: str = "gw", settings: dict[str, Any] | None = None, **gateway: Any
+) -> WorkerProcess:
+    """Gateway settings are given without their prefix: ``hubspot_client_secret=...``; the
+    shared ones (``web_auth_token``, ...) in ``settings``."""
     port = free_port()
     env = harness.env(
-        data_dir=harness.workdir / f"state-{name}" / "worker", session_timeout_seconds=6
+        data_dir=harness.workdir / f"state-{name}" / "worker",
+        session_timeout_seconds=6,
+        **(settings or {}),
     )
     env["STREAM_SLA_GATEWAY_PORT"] = str(port)
     env.update({f"STREAM_SLA_GATEWAY_{k.upper()}": str(v) for k, v in gateway.items()})
