@@ -8,6 +8,7 @@ stream is placed around one window boundary ``EDGE`` so the fixed windows show.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,11 @@ import orjson
 
 from stream_sla import report
 from stream_sla.cli import main
+from stream_sla.notify.model import Notice
+from stream_sla.notify.strikes import StrikeCounter
 from stream_sla.replay import read_events, replay
+from stream_sla.sla.effects import BreachRetracted, Severity, SlaViolation
+from stream_sla.sla.policy import Reassignment
 from tests.unit.test_report_figures import POLICY, event, ms
 
 HOUR = 3_600_000
@@ -162,3 +167,49 @@ def test_replay_refuses_a_bad_routing_file_with_its_line(tmp_path: Path, capsys:
     assert main(["replay", str(events), "--routing", str(routing)]) == 2
     err = capsys.readouterr().err
     assert "stream-sla replay: --routing:" in err and "routing.yaml:3" in err
+
+
+def test_a_retracted_breach_counts_towards_no_strike_as_in_the_notifier() -> None:
+    """Under ``reassignment: restart`` the replay itself retracts: ana misses three leads, but
+    one is re-assigned to ben 70 minutes in and he touches it at 80, so that breach is
+    withdrawn. Two effective breaches: no strike. The notifier, fed the same records as it
+    reads them from sla.breaches (a breach, then its retraction), counts the same."""
+    policy = replace(POLICY, reassignment=Reassignment.RESTART)
+    lines = []
+    for n in range(3):
+        lead, at = f"L-{n}", EDGE - (5 - n) * DAY
+        lines.append(event("lead-created", f"{lead}-c", lead, at, source="web_form"))
+        lines.append(event("handed-to-sales", f"{lead}-h", lead, at, owner="ana", team="t"))
+    lines.append(
+        event(
+            "handed-to-sales", "L-2-h2", "L-2", EDGE - 3 * DAY + 70 * 60_000, owner="ben", team="t"
+        )
+    )
+    lines.append(
+        event(
+            "contact-attempt",
+            "L-2-a",
+            "L-2",
+            EDGE - 3 * DAY + 80 * 60_000,
+            channel="call",
+            outcome="no_answer",
+        )
+    )
+    result = replay(read_events(lines, Counter()), policy, until=EDGE, keep_effects=True)
+    retractions = [e for e in result.effects if isinstance(e, BreachRetracted)]
+    assert len(retractions) == 1
+    assert report.build(result)["strikes"] == []
+    assert report.build(result, strike_breaches=2)["strikes"] == [
+        {"rule": "first_touch", "who": "ana", "strikes": 1, "months": ["2026-08"]}
+    ]
+
+    live = StrikeCounter(2, WINDOW)
+    strikes = []
+    for effect in result.effects:
+        if isinstance(effect, SlaViolation) and effect.severity is Severity.BREACH:
+            strikes.append(live.record(Notice.from_record(effect.to_record())))
+        elif isinstance(effect, BreachRetracted):
+            live.forget(effect.retracts)
+    # live, ana's first two breaches already made a strike before the third was retracted
+    # (a published strike stays); the report, like a notifier re-reading, has the same one
+    assert [s.rep for s in strikes if s is not None] == ["ana"]
