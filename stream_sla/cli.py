@@ -425,6 +425,12 @@ def _replay_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--mappings", type=Path, help="with --from: CRM mappings YAML")
     p.add_argument("--people", type=Path, help="with --from: people directory (teams)")
+    p.add_argument(
+        "--routing",
+        type=Path,
+        help="the notifier's routing file: count strikes with its strikes settings"
+        " (default: 3 breaches within 30d, the routing file's defaults)",
+    )
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -471,7 +477,7 @@ def _run_replay(args: argparse.Namespace) -> int:
     keep = "--violations-out" in outputs or month is not None
     result = replay(events, policy, until, keep_effects=keep, progress=args.format == "text")
     result.rejected = rejected
-    built = report.build(result, args.quota, args.marketing_share, month)
+    built = report.build(result, args.quota, args.marketing_share, month, **_strike_settings(args))
     if (
         month is not None
         and not built["leads"]
@@ -500,6 +506,25 @@ def _run_replay(args: argparse.Namespace) -> int:
     elif args.format == "text":
         print(report.render_text(built))
     return 0
+
+
+def _strike_settings(args: argparse.Namespace) -> dict[str, int]:
+    """``--routing``: the notifier's strike threshold and window, so the report's strikes are
+    the ones it published; a bad file is one line with file and line (exit 2)."""
+    from stream_sla.notify.config import load_notifications
+    from stream_sla.replay import ReplayInputError
+    from stream_sla.yamlfile import ConfigError
+
+    if args.routing is None:
+        return {}
+    try:
+        routing = load_notifications(args.routing)
+    except (ConfigError, OSError) as exc:
+        raise ReplayInputError(f"--routing: {exc}") from None
+    return {
+        "strike_breaches": routing.strike_breaches,
+        "strike_within_ms": routing.strike_within_ms,
+    }
 
 
 def _slo(args: argparse.Namespace) -> int:

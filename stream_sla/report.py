@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from stream_sla import report_strikes
 from stream_sla.replay import ReplayResult, compliance_targets
 from stream_sla.sla import actuals, funnel
 from stream_sla.sla.effects import Effect, FirstTouchMeasured, MqlDelivered
@@ -41,13 +42,16 @@ def build(
     quota: float | None = None,
     marketing_share: float = 1.0,
     month: str | None = None,
+    strike_breaches: int = report_strikes.DEFAULT_BREACHES,
+    strike_within_ms: int = report_strikes.DEFAULT_WITHIN_MS,
 ) -> dict[str, Any]:
     """Everything the text, JSON and HTML reports show; ``quota`` re-plans next month.
 
     ``month`` (YYYY-MM) narrows every figure to hand-offs and leads of that month while
     the replay still ran over the whole file (earlier months give state and the
-    three-months-missed flag); it needs ``replay(keep_effects=True)``. ``strikes`` is
-    None until strikes exist: then a list of {rule, who, strikes, months}.
+    three-months-missed flag); it needs ``replay(keep_effects=True)``. ``strikes`` is a
+    list of {rule, who, strikes, months}, counted as the notifier counts them with the
+    routing file's ``strikes`` settings (``strike_breaches`` within ``strike_within_ms``).
     """
     policy = result.policy
     in_period = _in_month(result, month)
@@ -115,7 +119,14 @@ def build(
             "by_segment": {k: _speed(v) for k, v in _group(cycles, lambda c: c.segment).items()},
         },
         "funnel": _funnel(result, in_period, month, quota, marketing_share),
-        "strikes": None,
+        "strikes": report_strikes.strike_rows(
+            outcomes(result),
+            strike_breaches,
+            strike_within_ms,
+            lambda at: result.rollup.day(at).strftime("%Y-%m"),
+            in_period,
+        ),
+        "strike_settings": {"breaches": strike_breaches, "within_seconds": strike_within_ms / 1000},
     }
 
 
@@ -430,10 +441,23 @@ def render_text(report: dict[str, Any]) -> str:
         flag = "  <- RENEGOTIATE" if verdict["flag"] else ""
         add(f"  {rule:<12} missed: {months}{flag}")
     add("")
+    add(f"Strikes ({strikes_rule_text(report['strike_settings'])})")
+    for s in report["strikes"]:
+        add(f"  {s['who']:<28} {s['strikes']:>3,}  {', '.join(s['months'])}  ({s['rule']})")
+    if not report["strikes"]:
+        add("  none")
+    add("")
     _render_funnel(out, report["funnel"])
     add("")
     _render_speed(out, report["speed_to_lead"]["all"])
     return "\n".join(out)
+
+
+def strikes_rule_text(settings: dict[str, Any]) -> str:
+    """``3 breaches of one rep within a 30d window``: what one strike is, for both renderings."""
+    days, rest = divmod(settings["within_seconds"], 86_400)
+    window = f"{days:g}d" if not rest else duration_text(settings["within_seconds"])
+    return f"{settings['breaches']} breaches of one rep within a {window} window"
 
 
 def _render_funnel(out: list[str], found: dict[str, Any]) -> None:

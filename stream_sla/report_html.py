@@ -18,7 +18,7 @@ import matplotlib
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from stream_sla.report import duration_text, pct_text, rate_text
+from stream_sla.report import duration_text, pct_text, rate_text, strikes_rule_text
 
 IDEAL_ATTEMPTS = 6
 SEVEN_X = (
@@ -359,13 +359,16 @@ def _renegotiate(report: dict[str, Any]) -> str:
 
 
 def _strikes(report: dict[str, Any]) -> str:
-    """Strikes (who diagnoses a shortfall) come from another part of the product; until they
-    are in the report dict this section says so rather than staying silent."""
+    """Strikes as the notifier counts them (the routing file's ``strikes`` settings); reports
+    built before strikes were counted say so rather than staying silent."""
     strikes = report.get("strikes")
-    if not strikes:
-        body = '<p class="note">No strikes recorded: this version does not keep strikes yet.</p>'
+    settings = report.get("strike_settings")
+    if settings is None:
+        body = '<p class="note">No strikes recorded: this report was built without strikes.</p>'
+    elif not strikes:
+        body = f'<p class="note">No strikes: {_e(strikes_rule_text(settings))} never happened.</p>'
     else:
-        body = _table(
+        body = f'<p class="note">One strike: {_e(strikes_rule_text(settings))}.</p>' + _table(
             ["rule", "who", "strikes", "months"],
             [[s["rule"], s["who"], f"{s['strikes']:,}", ", ".join(s["months"])] for s in strikes],
         )

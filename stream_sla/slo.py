@@ -25,6 +25,17 @@ A burn rate the objective makes impossible (14.4x of a 90% objective is a 144% e
 ratio) is left out of the alert, and said so in its description; an alert with no
 reachable condition is not generated.
 
+Retractions (issue 16): a breach that late data withdrew stays in ``{outcome="breached"}``
+(a counter only grows; a ``met_late`` one is counted met too), so every window subtracts
+``stream_sla_breaches_retracted_total`` from the breached and the settled counts (recorded
+per window as ``..._breaches_retracted:rate<window>``, 0 where none): the ratio counts
+effective breaches. The worker labels retractions by ``rule`` and ``reason`` only, so
+the subtraction is exact per (rule, policy segment) for a rule the policy applies in one
+segment (its retractions are given that segment's label); for a rule of several segments it
+takes retractions that carry ``policy_segment`` (none until the worker adds that label) and
+subtracts nothing otherwise rather than guess. The recorded retractions hold a 0 for every
+(rule, policy segment) with outcomes, so a missing retraction series never blanks a ratio.
+
 The recording rules are shared by every rule and policy segment (one per window, summed
 ``by (rule, policy_segment)``); the alerts are one per rule, policy segment and severity,
 with the policy's objective written into the threshold (they do not depend on the
@@ -44,6 +55,7 @@ from stream_sla.sla.policy import Policy
 from stream_sla.stream.objectives import rule_targets
 
 OUTCOMES = "stream_sla_rule_outcomes_total"
+RETRACTED = "stream_sla_breaches_retracted_total"
 OBJECTIVE_METRIC = "stream_sla_compliance_objective"
 PREFIX = "policy_segment_rule:stream_sla"
 SLO_WINDOW = "28d"
@@ -89,18 +101,49 @@ def _number(value: float) -> str:
     return f"{round(value, 10):g}"
 
 
-def recording_rules() -> list[dict[str, Any]]:
+def retracted_rate(window: str) -> str:
+    return f"{PREFIX}_breaches_retracted:rate{window}"
+
+
+def _retracted(window: str, policy: Policy, settled: str) -> str:
+    """Retractions per second by (rule, policy_segment) over ``window``, as far as the labels
+    tell (those labelled with a segment; a one-segment rule's unlabelled ones), and 0 for
+    every other (rule, policy_segment) with outcomes, so the subtraction always matches."""
+    by = "sum by (rule, policy_segment)"
+    parts = [f'{by} (rate({RETRACTED}{{policy_segment!=""}}[{window}]))']
+    segments: dict[Rule, list[str]] = {}
+    for rule, segment, _, _ in rule_targets(policy):
+        segments.setdefault(rule, []).append(segment)
+    alone: dict[str, list[str]] = {}
+    for rule, names in segments.items():
+        if len(names) == 1:
+            alone.setdefault(names[0], []).append(rule.value)
+    for segment, rules in alone.items():
+        unlabelled = f'{RETRACTED}{{rule=~"{"|".join(rules)}", policy_segment=""}}'
+        parts.append(
+            f"label_replace(sum by (rule) (rate({unlabelled}[{window}])),"
+            f' "policy_segment", "{segment}", "", "")'
+        )
+    parts.append(f"0 * {by} (rate({settled}[{window}]))")
+    return "\nor ".join(parts) + "\n"
+
+
+def recording_rules(policy: Policy) -> list[dict[str, Any]]:
     by = "sum by (rule, policy_segment)"
     settled = f'{OUTCOMES}{{outcome=~"met|breached"}}'
     breached = f'{OUTCOMES}{{outcome="breached"}}'
+    less = "- on (rule, policy_segment)"
     rules: list[dict[str, Any]] = []
     for window in (*WINDOWS, SLO_WINDOW):
-        total = f"{by} (rate({settled}[{window}]))"
+        retracted = retracted_rate(window)
+        rules.append({"record": retracted, "expr": _retracted(window, policy, settled)})
+        total = f"({by} (rate({settled}[{window}])) {less} {retracted})"
+        errors = f"({by} (rate({breached}[{window}])) {less} {retracted})"
         # "or 0 * total": a rule with outcomes but no breach yet has an error ratio of 0, not none
         rules.append(
             {
                 "record": error_ratio(window),
-                "expr": f"({by} (rate({breached}[{window}])) or 0 * {total})\n/ {total}\n",
+                "expr": f"({errors}\n or 0 * {total})\n/ {total}\n",
             }
         )
     for window in LONG_WINDOWS:
@@ -178,7 +221,7 @@ def alert_rules(policy: Policy, min_outcomes: int = DEFAULT_MIN_OUTCOMES) -> lis
 
 def rule_groups(policy: Policy, min_outcomes: int = DEFAULT_MIN_OUTCOMES) -> list[dict[str, Any]]:
     return [
-        {"name": "stream-sla.slo.recording", "rules": recording_rules()},
+        {"name": "stream-sla.slo.recording", "rules": recording_rules(policy)},
         {"name": "stream-sla.slo.alerts", "rules": alert_rules(policy, min_outcomes)},
     ]
 

@@ -95,7 +95,12 @@ def known_metrics() -> frozenset[str]:
     return frozenset(names | {r["record"] for g in groups for r in g["rules"] if "record" in r})
 
 
-RECORDED_LEVELS = {"team": {"team"}, "rule_team": {"rule", "team"}, "stream_sla": set()}
+RECORDED_LEVELS = {
+    "team": {"team"},
+    "rule": {"rule"},
+    "rule_team": {"rule", "team"},
+    "stream_sla": set(),
+}
 """Labels a recording rule keeps, by its name's level (``level:metric:operation``)."""
 
 

@@ -44,7 +44,9 @@ def test_kubernetes_manifest_is_valid(name_and_doc: tuple[str, dict[str, Any]]) 
     if doc["apiVersion"].startswith("monitoring.coreos.com/"):
         endpoint = doc["spec"]["podMetricsEndpoints"][0]
         assert (endpoint["port"], endpoint["path"]) == ("web", "/metrics")
-        assert doc["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": "stream-sla"}
+        assert doc["spec"]["selector"]["matchLabels"] == {
+            "app.kubernetes.io/name": doc["metadata"]["name"]
+        }
         return
     kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
 
@@ -97,7 +99,7 @@ def test_prometheus_rule_groups_pass_promtool(tmp_path: Path) -> None:
 
 
 def test_every_environment_variable_is_a_real_setting() -> None:
-    [configmap] = [d for _, d in k8s_documents() if d["kind"] == "ConfigMap"]
+    [configmap] = [d for name, d in k8s_documents() if name == "configmap.yaml"]
     secret = yaml.safe_load((K8S / "secret.example.yaml").read_text())
     compose = yaml.safe_load(COMPOSE.read_text())
     names = set(configmap["data"]) | set(secret["stringData"])
@@ -156,3 +158,90 @@ def test_gateway_deployment_is_valid_and_uses_only_real_settings() -> None:
     assert compose["services"]["gateway"]["command"] == ["gateway"]
     mappings = container["env"][-1]["value"].removeprefix("/app/")
     assert (ROOT / mappings).is_file()
+
+
+def test_every_service_with_metrics_is_scraped_in_kubernetes_and_compose() -> None:
+    """Worker, gateway and notifier: a PodMonitor each, whose job label is the pod's name
+    label (so the alerts' job="stream-sla" stays the worker), and a scrape job in compose."""
+    monitors = {
+        d["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
+        for _, d in k8s_documents()
+        if d["kind"] == "PodMonitor"
+    }
+    pods = {
+        d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+        for _, d in k8s_documents()
+        if d["kind"] in ("StatefulSet", "Deployment")
+    }
+    assert monitors == pods == {"stream-sla", "stream-sla-gateway", "stream-sla-notifier"}
+    scrape = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: job["static_configs"][0]["targets"][0] for job in scrape["scrape_configs"]
+    }
+    compose = yaml.safe_load(COMPOSE.read_text())["services"]
+    for job, service in (
+        ("stream-sla", "worker"),
+        ("stream-sla-gateway", "gateway"),
+        ("stream-sla-notifier", "notifier"),
+    ):
+        host, port = targets[job].split(":")
+        assert host == service and f"127.0.0.1:{port}:{port}" in compose[service]["ports"], job
+
+
+def test_notifier_deployment_keeps_its_journal_on_a_volume_and_loads_its_routing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stream_sla.notify.config import load_notifications
+    from stream_sla.people import load_people
+
+    docs = [d for d in yaml.safe_load_all((K8S / "notifier.yaml").read_text()) if d]
+    [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+    [routing] = [d for d in docs if d["kind"] == "ConfigMap"]
+    [claim] = [d for d in docs if d["kind"] == "PersistentVolumeClaim"]
+    [configmap] = [
+        d
+        for _, d in k8s_documents()
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "stream-sla"
+    ]
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"]["type"] == "Recreate", "run one notifier"
+    pod = spec["template"]["spec"]
+    [container] = pod["containers"]
+    assert container["args"][0] == "notifier"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    state = volumes[mounts[configmap["data"]["STREAM_SLA_DATA_DIR"]]]
+    assert state["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    routing_file = container["args"][container["args"].index("--routing") + 1]
+    folder, name = routing_file.rsplit("/", 1)
+    assert volumes[mounts[folder]]["configMap"]["name"] == routing["metadata"]["name"]
+    for file, text in routing["data"].items():
+        (tmp_path / file).write_text(text)
+    secret = yaml.safe_load((K8S / "notifier-secret.example.yaml").read_text())
+    for variable, value in secret["stringData"].items():
+        monkeypatch.setenv(variable, value)
+    config = load_notifications(tmp_path / name)
+    assert config.people_file is not None and len(load_people(config.people_file)) >= 1
+    web = {p["name"]: p["containerPort"] for p in container["ports"]}["web"]
+    assert container["args"][container["args"].index("--web-port") + 1] == str(web)
+    kubernetes_validate.validate(secret, KUBERNETES_VERSION, strict=True)
+
+
+def test_compose_notifier_keeps_its_journal_on_a_volume_and_loads_its_routing(
+    tmp_path: Path,
+) -> None:
+    from stream_sla.notify.config import load_notifications
+    from stream_sla.people import load_people
+
+    compose = yaml.safe_load(COMPOSE.read_text())
+    notifier = compose["services"]["notifier"]
+    assert notifier["command"][0] == "notifier"
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in notifier["volumes"]}
+    assert mounts["/var/lib/stream-sla"] in compose["volumes"], "the journal on a named volume"
+    routing_file = notifier["command"][notifier["command"].index("--routing") + 1]
+    for target, source in mounts.items():  # the files as the container sees them
+        if target.startswith("/etc/stream-sla/"):
+            shutil.copy(COMPOSE.parent / source, tmp_path / target.rsplit("/", 1)[1])
+    config = load_notifications(tmp_path / routing_file.rsplit("/", 1)[1])
+    assert config.people_file is not None and len(load_people(config.people_file)) >= 1
+    assert config.channels["mail"].host in compose["services"], "SMTP goes to the mailbox service"

@@ -333,3 +333,126 @@ def test_generated_burn_rate_alerts_fire_on_a_burn_and_stay_quiet_on_low_volume(
     )
     result = promtool("test", "rules", "slo.test.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+# --- retractions (issue 16): compliance counts effective breaches ----------------------------
+
+
+def retraction_case(
+    policy_file: str, segment: str, retracted: str | None, expected: float
+) -> dict[str, Any]:
+    """Per minute: 1 lead met and 2 breached of first_touch in ``segment``, and one of those
+    breaches retracted as met_late (the worker counts it met too: met 1 + 1). ``retracted``
+    is the retraction series' labels, None for none. Error ratio: breached / settled, less
+    the retractions on both sides."""
+    first_touch = f'rule="first_touch", team="t", policy_segment="{segment}"'
+    met = "1+2x40" if retracted is not None else "1+1x40"
+    series = [
+        {"series": f'{slo.OUTCOMES}{{outcome="met", {first_touch}}}', "values": met},
+        {"series": f'{slo.OUTCOMES}{{outcome="breached", {first_touch}}}', "values": "2+2x40"},
+    ]
+    if retracted is not None:
+        series.append({"series": f"{slo.RETRACTED}{{{retracted}}}", "values": "0+1x40"})
+    ratio = f'{slo.error_ratio("5m")}{{rule="first_touch", policy_segment="{segment}"}}'
+    return {
+        "name": f"{policy_file} {segment}: retraction {retracted}",
+        "interval": "1m",
+        "input_series": series,
+        "promql_expr_test": [
+            {
+                "expr": ratio,
+                "eval_time": "30m",
+                "exp_samples": [{"labels": ratio, "value": expected}],
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("policy_file", "segment", "retracted", "expected"),
+    [
+        # no retraction: 2 breached of 3 settled a minute
+        ("default.yaml", "default", None, 2 / 3),
+        # (2 - 1) / (2 + 2 - 1): the worker's labels (rule, reason) are enough for a rule the
+        # policy applies in one segment
+        ("default.yaml", "default", 'rule="first_touch", reason="met_late"', 1 / 3),
+        # example.yaml applies first_touch in several segments: a retraction without a segment
+        # cannot be placed, and is not (the ratio stays as if none, not blank) ...
+        ("example.yaml", "enterprise", 'rule="first_touch", reason="met_late"', 2 / 4),
+        # ... one labelled with its segment is subtracted there
+        (
+            "example.yaml",
+            "enterprise",
+            'rule="first_touch", reason="met_late", policy_segment="enterprise"',
+            1 / 3,
+        ),
+    ],
+    ids=["none", "one-segment", "unplaceable", "labelled"],
+)
+def test_a_retraction_lowers_the_slo_error_ratio(
+    policy_file: str, segment: str, retracted: str | None, expected: float, tmp_path: Path
+) -> None:
+    policy = load_policy(ROOT / "policies" / policy_file)
+    recording, _ = slo.rule_groups(policy)
+    (tmp_path / "slo.yml").write_text(slo.dump({"groups": [recording]}))
+    document = {
+        "rule_files": ["slo.yml"],
+        "evaluation_interval": "1m",
+        "tests": [retraction_case(policy_file, segment, retracted, expected)],
+    }
+    (tmp_path / "slo.test.yml").write_text(yaml.safe_dump(document, sort_keys=False))
+    result = promtool("test", "rules", "slo.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("retracted", "by_rule", "by_team"),
+    [
+        (None, 1 / 3, 1 / 3),  # 1 met of 3 settled a minute
+        # met_late: the worker counts the retracted breach met too (met 2), then 2 / (4 - 1);
+        # its labels (rule, reason) place it per rule, not per team (stays 2 / 4, not blank)
+        ('rule="first_touch", reason="met_late"', 2 / 3, 2 / 4),
+        ('rule="first_touch", reason="met_late", team="t"', 2 / 3, 2 / 3),
+    ],
+    ids=["none", "worker-labels", "with-team"],
+)
+def test_a_retraction_raises_the_recorded_compliance(
+    retracted: str | None, by_rule: float, by_team: float, tmp_path: Path
+) -> None:
+    labels = 'rule="first_touch", team="t", policy_segment="default"'
+    series = [
+        {
+            "series": f'{slo.OUTCOMES}{{outcome="met", {labels}}}',
+            "values": "2+2x40" if retracted else "1+1x40",
+        },
+        {"series": f'{slo.OUTCOMES}{{outcome="breached", {labels}}}', "values": "2+2x40"},
+    ]
+    if retracted:  # every series proportional: increase() extrapolates them alike
+        series.append({"series": f"{slo.RETRACTED}{{{retracted}}}", "values": "1+1x40"})
+    checks = [
+        ("rule:stream_sla_compliance:ratio_1d", 'rule="first_touch"', by_rule),
+        ("rule_team:stream_sla_compliance:ratio_1d", 'rule="first_touch", team="t"', by_team),
+        ("rule_team:stream_sla_compliance:ratio_7d", 'rule="first_touch", team="t"', by_team),
+    ]
+    shutil.copy(DEPLOY / "stream-sla.rules.yml", tmp_path)
+    document = {
+        "rule_files": ["stream-sla.rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "promql_expr_test": [
+                    {
+                        "expr": name,
+                        "eval_time": "30m",
+                        "exp_samples": [{"labels": f"{name}{{{found}}}", "value": value}],
+                    }
+                    for name, found, value in checks
+                ],
+            }
+        ],
+    }
+    (tmp_path / "case.yml").write_text(yaml.safe_dump(document, sort_keys=False))
+    result = promtool("test", "rules", "case.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
