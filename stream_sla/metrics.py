@@ -20,11 +20,11 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
+from stream_sla.gauges import OpenLeads
 from stream_sla.labels import LabelBound
+from stream_sla.objectives import PolicyTargets
 from stream_sla.sla.policy import Policy
-from stream_sla.stream.gauges import OpenLeads
-from stream_sla.stream.objectives import PolicyTargets
-from stream_sla.stream.tally import MqlTally
+from stream_sla.tally import MqlTally
 
 # `_created` series double the sample count and no dashboard or alert here reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
