@@ -67,7 +67,7 @@ class PrometheusSink(TypedSink):
         for reason, count in outcome.limited.items():
             m.lead_limits.labels(reason).inc(count)
         if outcome.evicted:
-            m.evicted.inc(outcome.evicted)
+            m.evicted.inc(len(outcome.evicted))
         if outcome.newest_event_at:
             m.last_event_time.set(outcome.newest_event_at / 1000)
             m.last_event_received.set(time.time())

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, NamedTuple, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -55,6 +55,15 @@ class RecordLike(Protocol):
 R = TypeVar("R", bound=RecordLike)
 
 
+class Placed(NamedTuple):
+    """A decoded event on its partition, from its topic."""
+
+    partition: int
+    topic: str
+    kind: EventKind
+    event: Event
+
+
 @dataclass(frozen=True, slots=True)
 class Retention:
     """How long a lead's state is kept after its cycle closed, or after it went quiet."""
@@ -77,7 +86,8 @@ class Outcome(Generic[R]):
     duplicates: Counter[str] = field(default_factory=Counter)
     limited: Counter[str] = field(default_factory=Counter)
     """Events that met a per-lead limit, by ``<kind>_over_limit`` / ``<kind>_folded``."""
-    evicted: int = 0
+    evicted: list[tuple[str, bytes]] = field(default_factory=list)
+    """Leads forgotten after their retention, with their last row (a replay keeps it)."""
     newest_event_at: int = 0
     """The newest event time applied (0: none)."""
 
@@ -190,7 +200,7 @@ class SlaEngine(Generic[R]):
         """A batch of CRM records, in offset order per partition, received at ``now``."""
         outcome: Outcome[R] = Outcome()
         lateness = self.policy.lateness
-        leads: dict[str, tuple[int, list[tuple[str, EventKind, Event]]]] = {}
+        events: list[Placed] = []
         for kind, record in records:
             outcome.consumed[record.topic] += 1
             try:
@@ -199,18 +209,31 @@ class SlaEngine(Generic[R]):
             except EventRejected as rejected:
                 outcome.dead_letters.append((record, rejected))
                 continue
+            events.append(Placed(record.partition, record.topic, kind, event))
+        return self.apply_events(events, now, outcome)
+
+    def apply_events(
+        self, events: Iterable[Placed], now: int, outcome: Outcome[R] | None = None
+    ) -> Outcome[R]:
+        """Decoded events, each on its partition, received at ``now`` (a replay's entry: its
+        events are decoded and time-checked as they are read)."""
+        if outcome is None:
+            outcome = Outcome()
+        leads: dict[str, tuple[int, list[tuple[str, EventKind, Event]]]] = {}
+        for placed in events:
+            event = placed.event
             entry = leads.get(event.lead_id)
             if entry is None:
-                leads[event.lead_id] = (record.partition, [(record.topic, kind, event)])
+                leads[event.lead_id] = (placed.partition, [(placed.topic, placed.kind, event)])
             else:
-                entry[1].append((record.topic, kind, event))
+                entry[1].append((placed.topic, placed.kind, event))
 
-        for lead_id, (partition, events) in leads.items():
+        for lead_id, (partition, lead_events) in leads.items():
             state = self._load(partition, lead_id)
             if state is None:
                 state = LeadState(lead_id)
             changed = False
-            for topic, kind, event in events:
+            for topic, kind, event in lead_events:
                 added = state.add_fact(event)
                 if added is Added.NEW or added is Added.FOLDED:
                     changed = True
@@ -322,10 +345,12 @@ class SlaEngine(Generic[R]):
 
     def _evict(self, lead_id: str, partition: int, outcome: Outcome[R]) -> None:
         part = self.partitions[partition]
+        row = part.leads.get(lead_id)
         part.delete_lead(lead_id)
         self.index.schedule(lead_id, partition, None)
         outcome.gauges.append((lead_id, partition, None))
-        outcome.evicted += 1
+        if row is not None:
+            outcome.evicted.append((lead_id, row))
 
     def _load(self, partition: int, lead_id: str) -> LeadState | None:
         raw = self.lead_row(partition, lead_id)
