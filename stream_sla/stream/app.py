@@ -43,6 +43,7 @@ from stream_sla.sla.effects import Severity
 from stream_sla.stream import status
 from stream_sla.stream.dead_letters import BROKER_DEFAULT_MAX_MESSAGE_BYTES, dead_letter_parcel
 from stream_sla.stream.delivery import EXIT_PRODUCE_REFUSED, Delivery, Parcel, Sent
+from stream_sla.stream.faust_internals import aiokafka_consumer, aiokafka_producer, committed_offset
 from stream_sla.stream.processor import (
     LeadProcessor,
     Outbox,
@@ -186,7 +187,7 @@ class SlaWorker:
         return self._joined and all(e.is_set() for e in self._recovered.values())
 
     def _producer(self) -> AIOKafkaProducer:
-        return self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+        return aiokafka_producer(self.app)
 
     # -- events ----------------------------------------------------------------
 
@@ -322,7 +323,7 @@ class SlaWorker:
 
     def _last_fetch_ms(self, tp: TP) -> int | None:
         try:
-            consumer = self.app.consumer._thread._ensure_consumer()  # type: ignore[attr-defined]
+            consumer = aiokafka_consumer(self.app)
             polled = consumer.last_poll_timestamp(tp)
         except Exception:  # not assigned (any more), or no fetch yet
             return None
@@ -337,7 +338,7 @@ class SlaWorker:
             return None
         if highwater is None or highwater < 0:
             return None
-        committed = consumer._committed_offset.get(tp) or 0  # type: ignore[attr-defined]
+        committed = committed_offset(self.app, tp) or 0
         position = max(self._processed.get(tp, -1) + 1, committed)
         return max(0, highwater - position)
 
