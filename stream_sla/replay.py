@@ -286,9 +286,12 @@ def replay(
     until: int | None = None,
     keep_effects: bool = False,
     progress: bool = False,
+    retention: Retention | None = None,
+    partitions: int = 1,
 ) -> ReplayResult:
+    """``retention``: evict as the worker does (default: keep every lead, see :class:`Replay`)."""
     started = time.perf_counter()
-    engine = Replay(policy, keep_effects)
+    engine = Replay(policy, keep_effects, partitions, retention)
     for event in _progress(events, progress):
         engine.apply(event)
     end = until if until is not None else (events[-1].occurred_at if events else 0)
