@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from aiokafka.structs import ConsumerRecord
 
 from stream_sla import cli
-from stream_sla.replay import read_events, replay
+from stream_sla.replay import ReplayResult, read_events, replay
 from stream_sla.simulation import SimulationPlan, simulate
 from stream_sla.sla.effects import Rule, Severity, SlaViolation, effect_id
 from stream_sla.sla.engine import Retention
@@ -28,6 +29,24 @@ from .harness import Harness, crm_event, effective_breach_ids, now_ms, values
 TARGET_MS = 3_000
 WHEN_NOTICED = ("detected_at", "late_by_seconds")
 """The live worker stamps the moment its deadline timer noticed; the replay the deadline."""
+
+
+async def replayed_and_live(
+    harness: Harness, offline: ReplayResult
+) -> tuple[set[str], list[ConsumerRecord[bytes, bytes]]]:
+    """The replay's breach ids, and sla.breaches once every one of them is in effect live."""
+    replayed = {
+        e.id
+        for e in offline.effects
+        if isinstance(e, SlaViolation) and e.severity is Severity.BREACH
+    }
+    live = await harness.consume(
+        "sla.breaches",
+        until=lambda r: effective_breach_ids(r) >= replayed,
+        timeout=30,
+        settle=3.0,
+    )
+    return replayed, live
 
 
 async def test_replay_of_the_same_events_reproduces_the_live_breach_ids_and_records(
@@ -47,17 +66,7 @@ async def test_replay_of_the_same_events_reproduces_the_live_breach_ids_and_reco
     typed = [orjson.dumps({"type": r.kind.value, **orjson.loads(r.value)}) for r in records]
     policy = Policy().with_first_touch(TARGET_MS, 0.75)
     offline = replay(read_events(typed, Counter()), policy, until=now_ms(), keep_effects=True)
-    replayed = {
-        e.id
-        for e in offline.effects
-        if isinstance(e, SlaViolation) and e.severity is Severity.BREACH
-    }
-    live = await harness.consume(
-        "sla.breaches",
-        until=lambda r: effective_breach_ids(r) >= replayed,
-        timeout=30,
-        settle=3.0,
-    )
+    replayed, live = await replayed_and_live(harness, offline)
     live_ids = [v["id"] for v in values(live) if "severity" in v]
     assert len(live_ids) == len(set(live_ids)), "no breach id twice"
     assert effective_breach_ids(live) == replayed
@@ -161,17 +170,7 @@ async def test_replay_with_the_workers_retention_matches_live_through_late_data_
         retention=Retention(closed_ms=retention_ms),
         partitions=harness.catalog.lead_partitions(),
     )
-    replayed = {
-        e.id
-        for e in offline.effects
-        if isinstance(e, SlaViolation) and e.severity is Severity.BREACH
-    }
-    live = await harness.consume(
-        "sla.breaches",
-        until=lambda r: effective_breach_ids(r) >= replayed,
-        timeout=30,
-        settle=3.0,
-    )
+    replayed, live = await replayed_and_live(harness, offline)
     retracted = {v["retracts"] for v in values(live) if "retracts" in v}
     assert {moved, met_late} <= retracted, "live published both, then withdrew them"
     assert effective_breach_ids(live) == replayed
