@@ -8,8 +8,10 @@ outside world must do (publish effects, dead-letter records, update gauges) and
 partition: exactly what one transaction per batch needs (outputs, changelog rows, offsets).
 
 A :class:`PartitionState` owns everything of one Kafka partition: its leads' state rows
-(as the bytes written to the changelog), their gauge contributions, its month-to-date MQL
-tally rows and its deadlines (one heap per partition in :class:`DeadlineIndex`). A
+(as the bytes written to the changelog, each with its wake-up and gauge summary), its
+month-to-date MQL tally rows and its deadlines (one heap per partition in
+:class:`DeadlineIndex`). Gauge contributions leave as increments in each outcome (a lead's
+summary is in its row): the Prometheus sink sums them, so no second per-lead map is kept. A
 partition is the unit of ownership: it is restored from its changelog rows, and dropped
 whole when revoked.
 
@@ -104,12 +106,11 @@ class StateChanges:
 
 
 class PartitionState:
-    """One partition's leads (changelog rows), gauge contributions and MQL tally rows."""
+    """One partition's leads (changelog rows, gauge summary included) and MQL tally rows."""
 
     def __init__(self, partition: int) -> None:
         self.partition = partition
         self.leads: dict[str, bytes] = {}
-        self.summaries: dict[str, LeadSummary] = {}
         self.tally: dict[tuple[str, str], tuple[int, float]] = {}
         self.lead_changes: dict[str, bytes | None] = {}
         self.tally_changes: dict[str, bytes | None] = {}
@@ -130,7 +131,6 @@ class PartitionState:
     def delete_lead(self, lead_id: str) -> None:
         if self.leads.pop(lead_id, None) is not None:
             self.lead_changes[lead_id] = None
-        self.summaries.pop(lead_id, None)
 
     def count_mql(self, month: str, source: str, weight: float) -> None:
         count, value = self.tally.get((month, source), (0, 0.0))
@@ -279,7 +279,7 @@ class SlaEngine(Generic[R]):
         for lead_id, raw in part.leads.items():
             wake, summary = load_header(raw)
             self.index.schedule(lead_id, partition, wake)
-            self._summarise(part, lead_id, summary, outcome)
+            outcome.gauges.append((lead_id, partition, summary))
         return outcome
 
     def drop(self, partitions: Iterable[int]) -> Outcome[R]:
@@ -290,7 +290,7 @@ class SlaEngine(Generic[R]):
         for partition in gone:
             part = self.partitions.pop(partition, None)
             if part is not None:
-                outcome.gauges.extend((lead, partition, None) for lead in part.summaries)
+                outcome.gauges.extend((lead, partition, None) for lead in part.leads)
         return outcome
 
     def take_changes(self) -> StateChanges:
@@ -328,20 +328,7 @@ class SlaEngine(Generic[R]):
         if write:
             part.write_lead(state.lead_id, dump_state(state, wake, assessment.summary))
         self.index.schedule(state.lead_id, partition, wake)
-        self._summarise(part, state.lead_id, assessment.summary, outcome)
-
-    def _summarise(
-        self,
-        part: PartitionState,
-        lead_id: str,
-        summary: LeadSummary | None,
-        outcome: Outcome[R],
-    ) -> None:
-        if summary is None:
-            part.summaries.pop(lead_id, None)
-        else:
-            part.summaries[lead_id] = summary
-        outcome.gauges.append((lead_id, part.partition, summary))
+        outcome.gauges.append((state.lead_id, partition, assessment.summary))
 
     def _evict(self, lead_id: str, partition: int, outcome: Outcome[R]) -> None:
         part = self.partitions[partition]
