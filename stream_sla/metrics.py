@@ -20,11 +20,11 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
+from stream_sla.gauges import OpenLeads
 from stream_sla.labels import LabelBound
+from stream_sla.objectives import PolicyTargets
 from stream_sla.sla.policy import Policy
-from stream_sla.stream.gauges import OpenLeads
-from stream_sla.stream.objectives import PolicyTargets
-from stream_sla.stream.tally import MqlTally
+from stream_sla.tally import MqlTally
 
 # `_created` series double the sample count and no dashboard or alert here reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -224,14 +224,24 @@ def catalog(metrics: Metrics) -> list[tuple[str, str, tuple[str, ...], str]]:
     rows: list[tuple[str, str, tuple[str, ...], str]] = []
     for value in vars(metrics).values():
         if isinstance(value, Counter | Gauge | Histogram | Summary):
-            name = value._name + ("_total" if value._type == "counter" else "")
-            rows.append((name, value._type, tuple(value._labelnames), value._documentation))
+            rows.append(_declared(value))
         elif hasattr(value, "CATALOG"):
             rows.extend(value.CATALOG)
     rows.extend(MqlTally.CATALOG)  # registered by the worker next to these
     rows.extend(PolicyTargets.CATALOG)
     rows.append(CONSUMER_LAG)
     return rows
+
+
+def _declared(
+    metric: Counter | Gauge | Histogram | Summary,
+) -> tuple[str, str, tuple[str, ...], str]:
+    """(name, type, label names, help) of a declared metric. prometheus_client has no public
+    read access to label names (prometheus/client_python#689, open), so this one function
+    reads its private attributes; ``describe()`` would give the rest but not the labels."""
+    kind: str = metric._type
+    name: str = metric._name + ("_total" if kind == "counter" else "")
+    return name, kind, tuple(metric._labelnames), metric._documentation
 
 
 def reference_table(metrics: Metrics | None = None) -> str:

@@ -3,8 +3,8 @@
 Events may come in any order: they are sorted by event time first (ties in the
 causal order created -> handed -> attempt -> status). Before an event at time t
 is applied, every deadline strictly before t fires, so an attempt exactly at a
-deadline still meets it, as it does live. The same :class:`LeadState`,
-:class:`DeadlineIndex` and policy as the worker decide everything, which is
+deadline still meets it, as it does live. The worker's own engine
+(:class:`~stream_sla.sla.engine.SlaEngine`) and policy decide everything, which is
 why a replay reproduces the worker's breach ids.
 
 Input: JSON Lines (optionally .gz, or ``-`` for stdin), one CRM event per line
@@ -35,9 +35,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+from aiokafka.partitioner import murmur2
 
-from stream_sla.sla.deadlines import DeadlineIndex
 from stream_sla.sla.effects import Effect, Rule
+from stream_sla.sla.engine import Outcome, Placed, RecordLike, Retention, SlaEngine
 from stream_sla.sla.events import (
     ContactAttempt,
     Event,
@@ -53,6 +54,7 @@ from stream_sla.sla.events import (
 from stream_sla.sla.lead import LeadState
 from stream_sla.sla.policy import Lateness, Policy
 from stream_sla.sla.rollups import Rollup
+from stream_sla.sla.snapshot import load_state
 
 DEFAULT_LATENESS = Lateness()
 
@@ -88,51 +90,77 @@ class ReplayInputError(ValueError):
 
 
 class Replay:
-    """Feed events in event-time order; ``finish(until)`` fires what is due by then."""
+    """Feed events in event-time order; ``finish(until)`` fires what is due by then.
 
-    def __init__(self, policy: Policy, keep_effects: bool = False) -> None:
+    Drives the worker's :class:`SlaEngine` with event time as the clock: each event lands
+    on the partition the producer's default partitioner gives its key (``partitions`` of
+    them) and deadlines fire strictly before the next event; so a replay decides what the
+    live worker decides. Leads are kept to the end by default (the report reads every
+    lead's cycles, and a lead re-opened more than a week after it closed keeps its
+    history); pass the worker's ``retention`` to evict exactly as live does.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        keep_effects: bool = False,
+        partitions: int = 1,
+        retention: Retention | None = None,
+    ) -> None:
         self.policy = policy
-        self.leads: dict[str, LeadState] = {}
-        self.index = DeadlineIndex()
+        self.engine: SlaEngine[RecordLike] = SlaEngine(policy, retention or KEEP_EVERY_LEAD)
+        self.partitions = partitions
+        self.evicted: dict[str, bytes] = {}
+        """The last row of each lead the engine forgot (the report still reads its cycles)."""
         self.result = ReplayResult(policy, Rollup(policy.marketing.timezone))
         self._keep = keep_effects
 
     def apply(self, event: Event) -> None:
         self._fire_until(event.occurred_at - 1)
-        state = self.leads.get(event.lead_id)
-        if state is None:
-            state = self.leads[event.lead_id] = LeadState(event.lead_id)
-        if state.add(event):
-            effects, next_deadline = state.evaluate(self.policy, None)
-            self._record(effects)
-            self.index.schedule(event.lead_id, 0, next_deadline)
-        else:
-            self.result.duplicates += 1
+        kind = _kind(event)
+        partition = default_partition(event.lead_id.encode(), self.partitions)
+        placed = Placed(partition, f"crm.{kind.value}", kind, event)
+        outcome = self.engine.apply_events([placed], event.occurred_at)
+        if outcome.newest_event_at == 0:
+            self.result.duplicates += 1  # a duplicate, or over a per-lead limit: no change
+        self._record(outcome)
         self.result.events += 1
 
     def finish(self, until: int) -> ReplayResult:
         self._fire_until(until)
-        for state in self.leads.values():
+        states = {lead_id: load_state(lead_id, row) for lead_id, row in self.evicted.items()}
+        for partition in sorted(self.engine.partitions):
+            for lead_id, row in self.engine.lead_rows(partition):
+                states[lead_id] = load_state(lead_id, row)
+        for state in states.values():
             for handoff, attempts in state.unconnected_attempts():
                 self.result.rollup.add_unconnected(handoff.team, handoff.owner, attempts)
-        self.result.leads = len(self.leads)
-        self.result.states = self.leads
+        self.result.leads = len(states)
+        self.result.states = states
         self.result.until = until
         return self.result
 
     def _fire_until(self, now: int) -> None:
-        while due := self.index.pop_due(now):
+        while due := self.engine.pop_due(now):
             for deadline in due:
-                state = self.leads[deadline.lead_id]
-                effects, next_deadline = state.evaluate(self.policy, deadline.at)
-                self._record(effects)
-                self.index.schedule(deadline.lead_id, 0, next_deadline)
+                self._record(self.engine.fire([deadline], deadline.at))
 
-    def _record(self, effects: list[Effect]) -> None:
-        for effect in effects:
+    def _record(self, outcome: Outcome[RecordLike]) -> None:
+        for effect in outcome.effects:
             self.result.rollup.add(effect)
         if self._keep:
-            self.result.effects.extend(effects)
+            self.result.effects.extend(outcome.effects)
+        self.evicted.update(outcome.evicted)
+        self.engine.take_changes()  # no changelog offline: the rows stay in memory
+
+
+KEEP_EVERY_LEAD = Retention(closed_ms=10**15, idle_ms=10**15)
+"""About 31,000 years: nothing is evicted within a replay."""
+
+
+def default_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (Java client and aiokafka) gives a key."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def read_events(
@@ -258,9 +286,12 @@ def replay(
     until: int | None = None,
     keep_effects: bool = False,
     progress: bool = False,
+    retention: Retention | None = None,
+    partitions: int = 1,
 ) -> ReplayResult:
+    """``retention``: evict as the worker does (default: keep every lead, see :class:`Replay`)."""
     started = time.perf_counter()
-    engine = Replay(policy, keep_effects)
+    engine = Replay(policy, keep_effects, partitions, retention)
     for event in _progress(events, progress):
         engine.apply(event)
     end = until if until is not None else (events[-1].occurred_at if events else 0)

@@ -50,9 +50,9 @@ from typing import Any
 
 import yaml
 
+from stream_sla.objectives import rule_targets
 from stream_sla.sla.effects import Rule
 from stream_sla.sla.policy import Policy
-from stream_sla.stream.objectives import rule_targets
 
 OUTCOMES = "stream_sla_rule_outcomes_total"
 RETRACTED = "stream_sla_breaches_retracted_total"

@@ -5,7 +5,7 @@ profile in the README's Benchmarks section):
 - One agent over all four CRM topics (co-partitioned by lead id) takes events in batches
   (``take_events``) and hands each batch to :class:`LeadProcessor` (``concurrency=1``: Faust
   #606 commits past unprocessed messages with more).
-- Lead state lives in memory per partition (:class:`ChangelogStore`) and in a compacted
+- Lead state lives in memory per partition (the engine's :class:`PartitionState`) and in a compacted
   changelog topic written once per batch; a partition gained in a rebalance is read from
   its changelog before its events are processed, and dropped when revoked.
 - An in-memory :class:`DeadlineIndex`, rebuilt from the wake-up stored with each state.
@@ -38,11 +38,12 @@ from prometheus_client.registry import Collector
 from stream_sla.config import Settings
 from stream_sla.kafka_security import aiokafka_options, faust_credentials
 from stream_sla.metrics import CONSUMER_LAG, CrmLabels, Metrics
+from stream_sla.objectives import PolicyTargets
 from stream_sla.sla.effects import Severity
 from stream_sla.stream import status
 from stream_sla.stream.dead_letters import BROKER_DEFAULT_MAX_MESSAGE_BYTES, dead_letter_parcel
 from stream_sla.stream.delivery import EXIT_PRODUCE_REFUSED, Delivery, Parcel, Sent
-from stream_sla.stream.objectives import PolicyTargets
+from stream_sla.stream.faust_internals import aiokafka_consumer, aiokafka_producer, committed_offset
 from stream_sla.stream.processor import (
     LeadProcessor,
     Outbox,
@@ -50,9 +51,9 @@ from stream_sla.stream.processor import (
     Retention,
     wall_clock_ms,
 )
-from stream_sla.stream.store import ChangelogStore, changelog_parcels, read_changelog
-from stream_sla.stream.tally import MqlTally
+from stream_sla.stream.store import changelog_parcels, read_changelog
 from stream_sla.stream.web_auth import WebAuth
+from stream_sla.tally import MqlTally
 from stream_sla.topics import TopicCatalog
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ class SlaWorker:
             settings.app_id,
             broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
             broker_credentials=faust_credentials(settings),
-            store="memory://",  # Faust keeps no tables for us: see ChangelogStore
+            store="memory://",  # Faust keeps no tables for us: see stream.store
             datadir=str(settings.data_dir),
             autodiscover=False,
             web_enabled=True,
@@ -142,20 +143,17 @@ class SlaWorker:
             consumer_group_instance_id=settings.group_instance_id or None,
             broker_heartbeat_interval=max(1.0, settings.session_timeout_seconds / 10),
         )
-        self.leads = ChangelogStore(self.catalog.lead_state)
-        self.tallies = ChangelogStore(self.catalog.mql_tally)
-        self.tally = MqlTally(self.tallies, policy.marketing, clock)
-        self.metrics.registry.register(self.tally)
-        self.metrics.registry.register(_LagCollector(self))
-        self.metrics.registry.register(PolicyTargets(policy, clock))
         self.processor = LeadProcessor(
-            self.leads,
             policy,
             self.metrics,
             clock=clock,
             retention=Retention(settings.closed_lead_retention, settings.idle_lead_retention),
-            tally=self.tally,
         )
+        self.engine = self.processor.engine
+        self.tally = MqlTally(self.engine.mql_rows, policy.marketing, clock)
+        self.metrics.registry.register(self.tally)
+        self.metrics.registry.register(_LagCollector(self))
+        self.metrics.registry.register(PolicyTargets(policy, clock))
         self._kinds = {
             self.catalog.name(spec.name): kind for kind, spec in self.catalog.crm().items()
         }
@@ -189,7 +187,7 @@ class SlaWorker:
         return self._joined and all(e.is_set() for e in self._recovered.values())
 
     def _producer(self) -> AIOKafkaProducer:
-        return self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+        return aiokafka_producer(self.app)
 
     # -- events ----------------------------------------------------------------
 
@@ -279,10 +277,12 @@ class SlaWorker:
         ]
 
     def _state_parcels(self) -> list[Parcel]:
-        """The state changes since the last call (leads, then tallies)."""
-        return changelog_parcels(self.leads, self.leads.take_changes()) + changelog_parcels(
-            self.tallies, self.tallies.take_changes()
-        )
+        """The engine's changed rows since the last call (leads, then tallies)."""
+        changes, engine = self.engine.take_changes(), self.engine
+        catalog = self.catalog
+        return changelog_parcels(
+            catalog.lead_state, changes.leads, engine.lead_row, engine.owns
+        ) + changelog_parcels(catalog.mql_tally, changes.tallies, engine.tally_row, engine.owns)
 
     # -- deadlines -------------------------------------------------------------
 
@@ -323,7 +323,7 @@ class SlaWorker:
 
     def _last_fetch_ms(self, tp: TP) -> int | None:
         try:
-            consumer = self.app.consumer._thread._ensure_consumer()  # type: ignore[attr-defined]
+            consumer = aiokafka_consumer(self.app)
             polled = consumer.last_poll_timestamp(tp)
         except Exception:  # not assigned (any more), or no fetch yet
             return None
@@ -338,7 +338,7 @@ class SlaWorker:
             return None
         if highwater is None or highwater < 0:
             return None
-        committed = consumer._committed_offset.get(tp) or 0  # type: ignore[attr-defined]
+        committed = committed_offset(self.app, tp) or 0
         position = max(self._processed.get(tp, -1) + 1, committed)
         return max(0, highwater - position)
 
@@ -373,8 +373,8 @@ class SlaWorker:
         options = aiokafka_options(self.settings)
         try:
             leads, tallies = await asyncio.gather(
-                read_changelog(options, self.leads.topic, partitions),
-                read_changelog(options, self.tallies.topic, partitions),
+                read_changelog(options, self.catalog.lead_state, partitions),
+                read_changelog(options, self.catalog.mql_tally, partitions),
             )
         except Exception as exc:  # no state, no processing: stop loudly rather than wait forever
             log.exception("could not read the state changelogs %s", sorted(partitions))
@@ -383,9 +383,7 @@ class SlaWorker:
         for partition in sorted(partitions):
             if self._recovered.get(partition) is not waiting[partition]:
                 continue  # revoked while we read (and perhaps gained again: a later read)
-            self.leads.restore(partition, leads[partition])
-            self.tallies.restore(partition, tallies[partition])
-            self.processor.rebuild(partition)
+            self.processor.restore(partition, leads[partition], tallies[partition])
             waiting[partition].set()
         log.info(
             "recovered partitions %s: %d leads, %d pending deadlines, in %.1fs",

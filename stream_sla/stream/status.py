@@ -11,7 +11,8 @@ from collections import deque
 from collections.abc import Mapping
 from html import escape
 
-from stream_sla.sla.effects import SlaViolation
+from stream_sla.sinks import TypedSink
+from stream_sla.sla.effects import BreachRetracted, SlaViolation
 from stream_sla.sla.timestamps import format_ms
 
 RECENT = 20
@@ -20,11 +21,16 @@ TEAM_ROWS = 50
 labels already (known teams plus a few hash buckets), so this only guards a long known list."""
 
 
-class RecentViolations:
-    """The last few warnings and breaches this worker published, newest first."""
+class RecentViolations(TypedSink):
+    """The last few warnings and breaches this worker published, newest first: the status
+    page's sink of the engine's effects."""
 
     def __init__(self, size: int = RECENT) -> None:
         self._items: deque[SlaViolation] = deque(maxlen=size)
+        self.handlers = {
+            SlaViolation: self.add,
+            BreachRetracted: lambda retraction: self.retract(retraction.retracts),
+        }
 
     def add(self, violation: SlaViolation) -> None:
         self._items.appendleft(violation)

@@ -1,9 +1,10 @@
-"""Per-partition state in memory, made durable by a compacted Kafka topic we write in batches.
+"""The engine's per-partition state made durable: compacted Kafka topics we write in batches.
 
 Why not a Faust Table: its per-key path (a changelog future, a buffer entry, a RocksDB
 put and an offset write per ``set``) cost about a millisecond per event in the profile,
-and its recovery read 28,000 leads in 152 s. Here a change only marks the key dirty;
-:func:`changelog_parcels` puts every dirty key of a partition in one producer batch,
+and its recovery read 28,000 leads in 152 s. Here a change only marks the key changed in
+the engine's :class:`~stream_sla.sla.engine.PartitionState`; :func:`changelog_parcels` puts
+every changed key of a partition in one producer batch,
 and recovery is one plain consumer reading each owned partition to its end.
 
 Keys are partitioned exactly like the CRM topics (the lead id, murmur2), so the state of
@@ -13,82 +14,49 @@ a lead sits in the same partition number as its events and moves with them on a 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from stream_sla.sla.engine import Changes
 from stream_sla.stream.delivery import Parcel
 
-Changes = dict[int, dict[str, bytes | None]]
-"""Dirty keys per partition; ``None`` is a deletion (a tombstone in the changelog)."""
+Current = Callable[[int, str], bytes | None]
+"""A row's current value in the engine (None: deleted, or the partition is not ours)."""
 
 
-class ChangelogStore:
-    def __init__(self, topic: str) -> None:
-        self.topic = topic
-        self._parts: dict[int, dict[str, bytes]] = {}
-        self._dirty: Changes = {}
-
-    def __len__(self) -> int:
-        return sum(len(part) for part in self._parts.values())
-
-    def owns(self, partition: int) -> bool:
-        return partition in self._parts
-
-    def get(self, partition: int, key: str) -> bytes | None:
-        part = self._parts.get(partition)
-        return part.get(key) if part is not None else None
-
-    def put(self, partition: int, key: str, value: bytes) -> None:
-        self._parts.setdefault(partition, {})[key] = value
-        self._dirty.setdefault(partition, {})[key] = value
-
-    def delete(self, partition: int, key: str) -> None:
-        part = self._parts.get(partition)
-        if part is not None and part.pop(key, None) is not None:
-            self._dirty.setdefault(partition, {})[key] = None
-
-    def items(self, partition: int) -> Iterator[tuple[str, bytes]]:
-        return iter(self._parts.get(partition, {}).items())
-
-    def take_changes(self) -> Changes:
-        """What changed since the last call, newest value per key, and forget it."""
-        changes, self._dirty = self._dirty, {}
-        return changes
-
-    def restore(self, partition: int, data: dict[str, bytes]) -> None:
-        """Install what recovery read (the partition's events wait for it, so nothing is lost)."""
-        self._parts[partition] = data
-
-    def drop(self, partitions: Iterable[int]) -> None:
-        """Forget revoked partitions (their changes were flushed before the revocation)."""
-        for partition in partitions:
-            self._parts.pop(partition, None)
-            self._dirty.pop(partition, None)
-
-
-def changelog_parcels(store: ChangelogStore, changes: Changes) -> list[Parcel]:
-    """The changes as one parcel per partition (one producer batch, or more when it fills),
-    for :class:`Delivery`, which the caller settles before it acknowledges the input that
-    produced them: the state is durable before the input is committed. A retried parcel
+def changelog_parcels(
+    topic: str, changes: Changes, current: Current, owns: Callable[[int], bool]
+) -> list[Parcel]:
+    """The engine's changed rows as one parcel per partition (one producer batch, or more when
+    it fills), for :class:`Delivery`, which the caller settles before it acknowledges the input
+    that produced them: the state is durable before the input is committed. A retried parcel
     carries the keys' current values (a newer batch may have changed them meanwhile)."""
     return [
-        _parcel(store, partition, {key.encode(): value for key, value in values.items()})
+        _parcel(
+            topic, partition, {key.encode(): value for key, value in values.items()}, current, owns
+        )
         for partition, values in changes.items()
         if values
     ]
 
 
-def _parcel(store: ChangelogStore, partition: int, values: dict[bytes, bytes | None]) -> Parcel:
+def _parcel(
+    topic: str,
+    partition: int,
+    values: dict[bytes, bytes | None],
+    current: Current,
+    owns: Callable[[int], bool],
+) -> Parcel:
     def refresh() -> Parcel:
-        if not store.owns(partition):  # revoked: its new owner reads our input again
-            return Parcel(store.topic, [], partition=partition)
-        current = {key: store.get(partition, key.decode()) for key in values}
-        return _parcel(store, partition, current)
+        if not owns(partition):  # revoked: its new owner reads our input again
+            return Parcel(topic, [], partition=partition)
+        now = {key: current(partition, key.decode()) for key in values}
+        return _parcel(topic, partition, now, current, owns)
 
     return Parcel(
-        store.topic,
+        topic,
         [(key, value, ()) for key, value in values.items()],
         partition=partition,
         refresh=refresh,

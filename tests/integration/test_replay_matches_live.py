@@ -13,19 +13,40 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from aiokafka.structs import ConsumerRecord
 
 from stream_sla import cli
-from stream_sla.replay import read_events, replay
+from stream_sla.replay import ReplayResult, read_events, replay
 from stream_sla.simulation import SimulationPlan, simulate
-from stream_sla.sla.effects import Severity, SlaViolation
+from stream_sla.sla.effects import Rule, Severity, SlaViolation, effect_id
+from stream_sla.sla.engine import Retention
+from stream_sla.sla.events import EventKind, parse_timestamp
 from stream_sla.sla.policy import Policy
 from stream_sla.sla.timestamps import format_ms
 
-from .harness import Harness, effective_breach_ids, now_ms, values
+from .harness import Harness, crm_event, effective_breach_ids, now_ms, values
 
 TARGET_MS = 3_000
 WHEN_NOTICED = ("detected_at", "late_by_seconds")
 """The live worker stamps the moment its deadline timer noticed; the replay the deadline."""
+
+
+async def replayed_and_live(
+    harness: Harness, offline: ReplayResult
+) -> tuple[set[str], list[ConsumerRecord[bytes, bytes]]]:
+    """The replay's breach ids, and sla.breaches once every one of them is in effect live."""
+    replayed = {
+        e.id
+        for e in offline.effects
+        if isinstance(e, SlaViolation) and e.severity is Severity.BREACH
+    }
+    live = await harness.consume(
+        "sla.breaches",
+        until=lambda r: effective_breach_ids(r) >= replayed,
+        timeout=30,
+        settle=3.0,
+    )
+    return replayed, live
 
 
 async def test_replay_of_the_same_events_reproduces_the_live_breach_ids_and_records(
@@ -45,17 +66,7 @@ async def test_replay_of_the_same_events_reproduces_the_live_breach_ids_and_reco
     typed = [orjson.dumps({"type": r.kind.value, **orjson.loads(r.value)}) for r in records]
     policy = Policy().with_first_touch(TARGET_MS, 0.75)
     offline = replay(read_events(typed, Counter()), policy, until=now_ms(), keep_effects=True)
-    replayed = {
-        e.id
-        for e in offline.effects
-        if isinstance(e, SlaViolation) and e.severity is Severity.BREACH
-    }
-    live = await harness.consume(
-        "sla.breaches",
-        until=lambda r: effective_breach_ids(r) >= replayed,
-        timeout=30,
-        settle=3.0,
-    )
+    replayed, live = await replayed_and_live(harness, offline)
     live_ids = [v["id"] for v in values(live) if "severity" in v]
     assert len(live_ids) == len(set(live_ids)), "no breach id twice"
     assert effective_breach_ids(live) == replayed
@@ -98,3 +109,76 @@ async def test_replay_of_the_same_events_reproduces_the_live_breach_ids_and_reco
         moot = record["detected_at"] <= kept <= record["deadline_at"]
         assert moot or (record["lead_id"], record["rule"]) in live_breached, record
     assert any(r["severity"] == "warning" for r in live_records.values())
+
+
+async def test_replay_with_the_workers_retention_matches_live_through_late_data_and_eviction(
+    harness: Harness,
+) -> None:
+    """Re-assignments, a late earlier hand-off and a late attempt (both retract a published
+    breach live), and a lead closed, evicted and handed again: the breaches in effect live
+    are the ones the same engine replays in event time with the worker's retention."""
+    handed, attempt, status = (
+        EventKind.HANDED_TO_SALES,
+        EventKind.CONTACT_ATTEMPT,
+        EventKind.LEAD_STATUS_CHANGED,
+    )
+    retention_ms = 2_000
+    worker = harness.start_worker(
+        first_touch_within=f"{TARGET_MS}ms", closed_lead_retention=f"{retention_ms}ms"
+    )
+    worker.wait_ready()
+    t0 = now_ms()
+    sent: list[tuple[EventKind, str, bytes]] = []
+
+    async def produce(*records: tuple[EventKind, str, bytes]) -> None:
+        sent.extend(records)
+        await harness.produce(list(records))
+
+    call = {"channel": "call", "outcome": "no_answer"}
+    await produce(
+        crm_event(handed, "L-reassigned", "ra-1", t0, owner="ana", team="t"),
+        crm_event(handed, "L-reassigned", "ra-2", t0 + 500, owner="bo", team="t"),
+        crm_event(handed, "L-moved", "mv-2", t0 + 1_000, owner="ana", team="t"),
+        crm_event(handed, "L-met-late", "ml-1", t0, owner="ana", team="t"),
+        crm_event(handed, "L-evicted", "ev-1", t0, owner="ana", team="t"),
+        crm_event(status, "L-evicted", "ev-2", t0 + 200, status="disqualified"),
+    )
+    moved = effect_id("L-moved", Rule.FIRST_TOUCH, Severity.BREACH, t0 + 1_000)
+    met_late = effect_id("L-met-late", Rule.FIRST_TOUCH, Severity.BREACH, t0)
+    await harness.consume(
+        "sla.breaches",
+        until=lambda r: {moved, met_late} <= effective_breach_ids(r),
+        timeout=30,
+    )
+    # late data: an earlier hand-off and an attempt made before the deadline, both after it;
+    # the evicted lead (closed for more than the retention) is handed again
+    await produce(
+        crm_event(handed, "L-moved", "mv-1", t0 + 900, owner="ana", team="t"),
+        crm_event(attempt, "L-met-late", "ml-2", t0 + 2_000, **call),
+        crm_event(handed, "L-evicted", "ev-3", now_ms(), owner="bo", team="t"),
+    )
+    last_deadline = now_ms() + TARGET_MS
+    await asyncio.sleep(max(0.0, (last_deadline - now_ms()) / 1000) + 2)
+
+    typed = [orjson.dumps({"type": kind.value, **orjson.loads(value)}) for kind, _, value in sent]
+    policy = Policy().with_first_touch(TARGET_MS, 0.75)
+    offline = replay(
+        read_events(typed, Counter()),
+        policy,
+        until=now_ms(),
+        keep_effects=True,
+        retention=Retention(closed_ms=retention_ms),
+        partitions=harness.catalog.lead_partitions(),
+    )
+    replayed, live = await replayed_and_live(harness, offline)
+    retracted = {v["retracts"] for v in values(live) if "retracts" in v}
+    assert {moved, met_late} <= retracted, "live published both, then withdrew them"
+    assert effective_breach_ids(live) == replayed
+    again = effect_id("L-evicted", Rule.FIRST_TOUCH, Severity.BREACH, t_of(sent[-1]))
+    assert again in replayed, "the lead handed again after its eviction breaches afresh"
+    evicted = worker.metrics().get("stream_sla_evicted_leads_total")
+    assert evicted is not None and evicted >= 1
+
+
+def t_of(record: tuple[EventKind, str, bytes]) -> int:
+    return parse_timestamp(orjson.loads(record[2])["occurred_at"], "occurred_at")

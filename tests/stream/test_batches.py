@@ -10,11 +10,11 @@ import orjson
 
 from stream_sla.metrics import CrmLabels, Metrics
 from stream_sla.sla.effects import Severity
+from stream_sla.sla.engine import SlaEngine
 from stream_sla.sla.events import EventKind, RejectReason
 from stream_sla.sla.policy import Policy
 from stream_sla.sla.snapshot import load_header, load_state
 from stream_sla.stream.processor import LeadProcessor, Record
-from stream_sla.stream.store import ChangelogStore
 
 T0 = 1_793_628_000_000  # 2026-11-02T14:00:00Z
 HOUR = 3_600_000
@@ -57,9 +57,10 @@ def attempt(lead: str, eid: str, at: str, offset: int = 0) -> tuple[EventKind, R
     )
 
 
-def setup() -> tuple[LeadProcessor, ChangelogStore, Clock]:
-    store, clock = ChangelogStore("lead-state"), Clock()
-    return LeadProcessor(store, Policy(), Metrics(), clock=clock), store, clock
+def setup() -> tuple[LeadProcessor, SlaEngine[Record], Clock]:
+    clock = Clock()
+    p = LeadProcessor(Policy(), Metrics(), clock=clock)
+    return p, p.engine, clock
 
 
 def test_a_lead_with_several_events_in_a_batch_is_written_once_with_all_of_them() -> None:
@@ -72,17 +73,17 @@ def test_a_lead_with_several_events_in_a_batch_is_written_once_with_all_of_them(
             handed("L-2", 3),
         ]
     )
-    changes = store.take_changes()
+    changes = store.take_changes().leads
     assert set(changes[3]) == {"L-1", "L-2"}  # one changelog record per lead, not per event
-    state = load_state("L-1", store.get(3, "L-1") or b"")
+    state = load_state("L-1", store.lead_row(3, "L-1") or b"")
     assert [a.event_id for a in state.attempts] == ["a1", "a2"]
-    assert store.take_changes() == {}  # nothing changed since
+    assert store.take_changes().leads == {}  # nothing changed since
 
 
 def test_the_state_carries_its_wake_up_and_gauge_summary_for_recovery() -> None:
     p, store, _ = setup()
     p.apply([handed("L-1")])
-    wake, summary = load_header(store.get(3, "L-1") or b"")
+    wake, summary = load_header(store.lead_row(3, "L-1") or b"")
     assert wake == T0 + 45 * 60_000  # the default policy's first-touch warning
     assert summary is not None and summary.team == "smb-east" and summary.awaiting_first_touch
 
@@ -101,7 +102,7 @@ def test_malformed_records_are_dead_lettered_and_the_rest_of_the_batch_is_applie
         RejectReason.BAD_TIMESTAMP,
     ]
     assert outbox.dead_letters[0][0].value == b"not json"  # the original bytes, untouched
-    assert store.get(3, "L-2") is not None
+    assert store.lead_row(3, "L-2") is not None
 
 
 def test_a_duplicate_in_the_same_batch_counts_as_a_duplicate() -> None:
@@ -124,20 +125,22 @@ def test_a_deadline_sweep_breaches_once_and_a_rebuild_restores_the_schedule() ->
 
     # a new owner of partition 3 gets the same schedule from the stored header alone
     known = Metrics(labels=CrmLabels.from_policy(Policy(), teams=["smb-east"]))
-    other = LeadProcessor(store, Policy(), known, clock=clock)
-    other.rebuild(3)
+    other = LeadProcessor(Policy(), known, clock=clock)
+    other.restore(3, dict(store.lead_rows(3)), {})
     assert other.index.next_at() == next_at
     assert other.metrics.open_leads.team_totals()["smb-east"]["breached"] == 1
 
 
 def test_store_coalesces_changes_and_turns_an_eviction_into_a_tombstone() -> None:
-    store = ChangelogStore("t")
-    store.put(0, "a", b"1")
-    store.put(0, "a", b"2")
-    store.put(1, "b", b"3")
-    assert store.take_changes() == {0: {"a": b"2"}, 1: {"b": b"3"}}
-    store.delete(1, "b")
-    store.delete(1, "never-there")
-    assert store.take_changes() == {1: {"b": None}}
+    store: SlaEngine[Record] = SlaEngine(Policy())
+    store.restore(0, {}, {})
+    store.restore(1, {}, {})
+    store.partitions[0].write_lead("a", b"1")
+    store.partitions[0].write_lead("a", b"2")
+    store.partitions[1].write_lead("b", b"3")
+    assert store.take_changes().leads == {0: {"a": b"2"}, 1: {"b": b"3"}}
+    store.partitions[1].delete_lead("b")
+    store.partitions[1].delete_lead("never-there")
+    assert store.take_changes().leads == {1: {"b": None}}
     store.drop([0])
-    assert store.get(0, "a") is None and len(store) == 0
+    assert store.lead_row(0, "a") is None and len(store) == 0

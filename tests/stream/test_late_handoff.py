@@ -14,7 +14,6 @@ from stream_sla.sla.effects import Severity
 from stream_sla.sla.events import EventKind
 from stream_sla.sla.policy import Policy
 from stream_sla.stream.processor import LeadProcessor, Record
-from stream_sla.stream.store import ChangelogStore
 
 T0 = 1_793_628_000_000  # 2026-11-02T14:00:00Z
 MIN = 60_000
@@ -38,7 +37,7 @@ def handed(eid: str, at: str, offset: int) -> tuple[EventKind, Record]:
 def test_a_late_earlier_handoff_publishes_a_retraction_and_one_effective_breach() -> None:
     clock = Clock(T0 + 10 * MIN)
     metrics = Metrics()
-    p = LeadProcessor(ChangelogStore("lead-state"), Policy(), metrics, clock=clock)
+    p = LeadProcessor(Policy(), metrics, clock=clock)
     p.apply([handed("h-late", "2026-11-02T14:10:00Z", 0)])
     clock.now = T0 + 75 * MIN
     first = p.fire(p.index.pop_due(clock.now), clock.now)

@@ -19,7 +19,6 @@ from stream_sla.sla.events import EventKind
 from stream_sla.sla.policy import Policy
 from stream_sla.sla.timestamps import format_ms
 from stream_sla.stream.processor import LeadProcessor, Outbox, Record, Retention
-from stream_sla.stream.store import ChangelogStore
 
 MIN = 60_000
 T0 = 1_793_628_000_000
@@ -38,8 +37,7 @@ def processor(retention: Retention | None = None) -> tuple[LeadProcessor, Outbox
     """A processor, and one outbox that collects everything it asks to send."""
     clock = Clock()
     retention = retention or Retention()
-    store = ChangelogStore("lead-state")
-    p = LeadProcessor(store, POLICY, Metrics(), clock=clock, retention=retention)
+    p = LeadProcessor(POLICY, Metrics(), clock=clock, retention=retention)
     return p, Outbox(), clock
 
 
@@ -153,8 +151,8 @@ def test_state_stays_flat_under_a_steady_stream_of_leads_that_open_and_close() -
         ]
         collect(outbox, p.apply(batch))
         fire_due(p, clock, outbox)
-        sizes.append(len(p.store))
-        p.store.take_changes()
+        sizes.append(len(p.engine))
+        p.take_changes()
     assert max(sizes[500:]) <= 32  # about 30 minutes' worth of closed leads, not 2,000
     assert max(sizes[500:]) - min(sizes[500:]) <= 2
     assert p.metrics.evicted.collect()[0].samples[0].value >= 1_900

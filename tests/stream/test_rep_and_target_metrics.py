@@ -12,16 +12,15 @@ import orjson
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from stream_sla.gauges import OpenLeads
 from stream_sla.labels import LabelBound, bucket_of
 from stream_sla.metrics import DEFAULT_LABEL_BUCKETS, CrmLabels, Metrics
+from stream_sla.objectives import PolicyTargets, business_hours_open
 from stream_sla.policy_file import load_policy
 from stream_sla.sla.events import EventKind
 from stream_sla.sla.policy import Policy
 from stream_sla.sla.snapshot import load_header
-from stream_sla.stream.gauges import OpenLeads
-from stream_sla.stream.objectives import PolicyTargets, business_hours_open
 from stream_sla.stream.processor import LeadProcessor, Record
-from stream_sla.stream.store import ChangelogStore
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_793_628_000_000  # Monday 2026-11-02T14:00:00Z, 09:00 in New York
@@ -72,9 +71,7 @@ def test_first_touch_outcomes_breaches_and_at_risk_leads_are_counted_per_rep() -
         labels=CrmLabels.from_policy(Policy(), reps=["ana", "bo"], teams=["smb-east"])
     )
     clock = [T0 + 11 * 60_000]
-    processor = LeadProcessor(
-        ChangelogStore("lead-state"), Policy(), metrics, clock=lambda: clock[0]
-    )
+    processor = LeadProcessor(Policy(), metrics, clock=lambda: clock[0])
     processor.apply(
         [
             handed("L-1", "ana", 0),
@@ -109,9 +106,7 @@ def test_first_touch_outcomes_breaches_and_at_risk_leads_are_counted_per_rep() -
 def test_rule_outcomes_carry_the_policy_segment_whose_targets_applied() -> None:
     metrics = Metrics()
     policy = load_policy(ROOT / "policies" / "example.yaml")
-    processor = LeadProcessor(
-        ChangelogStore("lead-state"), policy, metrics, clock=lambda: T0 + HOUR
-    )
+    processor = LeadProcessor(policy, metrics, clock=lambda: T0 + HOUR)
     processor.apply([handed("L-1", "ana", 0), touched("L-1", 1)])
     outcomes = samples(metrics.registry, "stream_sla_rule_outcomes_total")
     labels = [dict(k) for k in outcomes]

@@ -22,7 +22,6 @@ from stream_sla.sla.events import (
 )
 from stream_sla.sla.policy import Lateness, Policy
 from stream_sla.stream.processor import LeadProcessor, Record
-from stream_sla.stream.store import ChangelogStore
 
 NOW = 1_793_628_000_000  # 2026-11-02T14:00:00Z
 DAY = 86_400_000
@@ -81,7 +80,7 @@ def _handed_record(eid: str, occurred_at: str, offset: int) -> tuple[EventKind, 
 
 def test_the_worker_applies_the_policys_lateness_on_both_sides() -> None:
     policy = Policy(lateness=Lateness(max_late_ms=2 * DAY, max_future_ms=30_000))
-    processor = LeadProcessor(ChangelogStore("s"), policy, Metrics(), clock=lambda: NOW)
+    processor = LeadProcessor(policy, Metrics(), clock=lambda: NOW)
     outbox = processor.apply(
         [
             _handed_record("L-2d", "2026-10-31T14:00:00Z", 0),  # exactly 2 days: kept
@@ -95,5 +94,5 @@ def test_the_worker_applies_the_policys_lateness_on_both_sides() -> None:
         b"L-2d1s": RejectReason.TOO_LATE,
         b"L-31s": RejectReason.TOO_FAR_IN_FUTURE,
     }
-    assert processor.store.get(0, "L-2d") is not None
-    assert processor.store.get(0, "L-30s") is not None
+    assert processor.engine.lead_row(0, "L-2d") is not None
+    assert processor.engine.lead_row(0, "L-30s") is not None

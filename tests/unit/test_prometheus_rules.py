@@ -22,9 +22,9 @@ import pytest
 import yaml
 
 from stream_sla import slo
+from stream_sla.objectives import rule_targets
 from stream_sla.policy_file import load_policy
 from stream_sla.sla.policy import Policy
-from stream_sla.stream.objectives import rule_targets
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "prometheus"

@@ -1,6 +1,7 @@
 """Marketing's month-to-date MQL count, kept in a changelogged store so restarts keep it.
 
-Keys are ``month|source|partition`` and each row is written to its lead partition's
+The rows live in the engine's :class:`~stream_sla.sla.engine.PartitionState`, keyed
+``month|source|partition`` in the changelog, each written to its lead partition's
 changelog partition: each partition's worker owns its own rows, so a rebalance moves a
 partition's counts with it. The gauges sum the rows this worker owns for the
 current month; Prometheus sums the workers. The goal line (goal x day / days in
@@ -15,13 +16,11 @@ from datetime import datetime
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
-import orjson
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from stream_sla.sla import funnel
 from stream_sla.sla.policy import MarketingGoals
-from stream_sla.stream.store import ChangelogStore
 
 ALL = "all"
 
@@ -56,41 +55,21 @@ class MqlTally(Collector):
 
     def __init__(
         self,
-        store: ChangelogStore,
+        rows: Callable[[], Iterable[tuple[str, str, int, float]]],
         goals: MarketingGoals,
         clock: Callable[[], int],
     ) -> None:
-        self.store = store
+        """``rows`` yields (month, source, count, value) of the partitions this worker owns:
+        the engine keeps them (:meth:`stream_sla.sla.engine.SlaEngine.mql_rows`)."""
+        self.rows = rows
         self.goals = goals
         self.clock = clock
         self._zone = ZoneInfo(goals.timezone)
-        self._rows: dict[tuple[str, str, int], tuple[int, float]] = {}
-
-    def add(self, created_at: int, source: str, weight: float, partition: int) -> None:
-        month = self._month(created_at)
-        key = f"{month}|{source}|{partition}"
-        count, value = self._rows.get((month, source, partition), (0, 0.0))
-        row = (count + 1, value + weight)
-        self._rows[(month, source, partition)] = row
-        self.store.put(partition, key, orjson.dumps(row))
-
-    def rebuild(self, partition: int) -> None:
-        """Take the rows recovery put in the store for this partition."""
-        for key, raw in self.store.items(partition):
-            month, source, owner = key.rsplit("|", 2)
-            if int(owner) == partition:
-                count, value = orjson.loads(raw)
-                self._rows[(month, source, partition)] = (int(count), float(value))
-
-    def drop_partitions(self, partitions: Iterable[int]) -> None:
-        gone = set(partitions)
-        self.store.drop(gone)
-        self._rows = {k: v for k, v in self._rows.items() if k[2] not in gone}
 
     def month_to_date(self) -> dict[str, tuple[int, float]]:
         month = self._month(self.clock())
         totals: dict[str, tuple[int, float]] = {}
-        for (row_month, source, _), (count, value) in self._rows.items():
+        for row_month, source, count, value in self.rows():
             if row_month == month:
                 c, v = totals.get(source, (0, 0.0))
                 totals[source] = (c + count, v + value)
