@@ -453,6 +453,7 @@ def _run_replay(args: argparse.Namespace) -> int:
     from stream_sla import report, report_files
     from stream_sla.policy_file import load_policy
     from stream_sla.replay import ReplayInputError, load_events, parse_month, parse_until, replay
+    from stream_sla.sla.engine import Retention
     from stream_sla.sla.timestamps import format_ms
 
     outputs = {
@@ -464,7 +465,9 @@ def _run_replay(args: argparse.Namespace) -> int:
         )
         if value
     }
-    policy = load_policy(args.policy) if args.policy else _settings(args).policy()
+    settings = _settings(args)
+    policy = load_policy(args.policy) if args.policy else settings.policy()
+    retention = Retention(settings.closed_lead_retention, settings.idle_lead_retention)
     until = parse_until(args.until) if args.until else None
     month = parse_month(args.month) if args.month else None
     rejected: Counter[str] = Counter()
@@ -475,7 +478,14 @@ def _run_replay(args: argparse.Namespace) -> int:
         lateness=policy.lateness,
     )
     keep = "--violations-out" in outputs or month is not None
-    result = replay(events, policy, until, keep_effects=keep, progress=args.format == "text")
+    result = replay(
+        events,
+        policy,
+        until,
+        keep_effects=keep,
+        progress=args.format == "text",
+        retention=retention,
+    )
     result.rejected = rejected
     built = report.build(result, args.quota, args.marketing_share, month, **_strike_settings(args))
     if (

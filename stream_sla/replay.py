@@ -95,9 +95,10 @@ class Replay:
     Drives the worker's :class:`SlaEngine` with event time as the clock: each event lands
     on the partition the producer's default partitioner gives its key (``partitions`` of
     them) and deadlines fire strictly before the next event; so a replay decides what the
-    live worker decides. Leads are kept to the end by default (the report reads every
-    lead's cycles, and a lead re-opened more than a week after it closed keeps its
-    history); pass the worker's ``retention`` to evict exactly as live does.
+    live worker decides, evicting leads as the worker does (``retention``: the worker's
+    defaults unless given; a lead re-opened after its closed state was evicted starts again,
+    live and offline alike). The report still reads every lead's cycles: an evicted lead's
+    last row is kept aside for it.
     """
 
     def __init__(
@@ -108,7 +109,7 @@ class Replay:
         retention: Retention | None = None,
     ) -> None:
         self.policy = policy
-        self.engine: SlaEngine[RecordLike] = SlaEngine(policy, retention or KEEP_EVERY_LEAD)
+        self.engine: SlaEngine[RecordLike] = SlaEngine(policy, retention or Retention())
         self.partitions = partitions
         self.evicted: dict[str, bytes] = {}
         """The last row of each lead the engine forgot (the report still reads its cycles)."""
@@ -289,7 +290,7 @@ def replay(
     retention: Retention | None = None,
     partitions: int = 1,
 ) -> ReplayResult:
-    """``retention``: evict as the worker does (default: keep every lead, see :class:`Replay`)."""
+    """``retention``: how long leads are kept (default: the worker's, see :class:`Replay`)."""
     started = time.perf_counter()
     engine = Replay(policy, keep_effects, partitions, retention)
     for event in _progress(events, progress):

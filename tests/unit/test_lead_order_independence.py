@@ -8,7 +8,7 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream_sla.replay import replay
+from stream_sla.replay import KEEP_EVERY_LEAD, replay
 from stream_sla.sla.effects import BreachRetracted, Effect, Severity, SlaViolation
 from stream_sla.sla.events import (
     Channel,
@@ -177,7 +177,14 @@ def test_effective_breaches_equal_an_event_time_replay_whatever_the_arrival_orde
 
     published, state = live_run(policy, arrivals, checks, end)
     effective = effective_breaches(published)
-    reference = replay(sorted(events, key=lambda e: e.occurred_at), policy, end, keep_effects=True)
+    # LeadState keeps every fact: compare with a replay that evicts nothing either
+    reference = replay(
+        sorted(events, key=lambda e: e.occurred_at),
+        policy,
+        end,
+        keep_effects=True,
+        retention=KEEP_EVERY_LEAD,
+    )
     expected = set(effective_breaches(reference.effects))
 
     # (a) at most one effective breach per rule and cycle, and only for cycles that exist
