@@ -57,9 +57,59 @@ def kafka_bootstrap() -> Iterator[str]:
             f"could not start Kafka with {KAFKA_SCRIPT}:\n{started.stdout}\n{started.stderr}"
         )
     try:
+        _first_group_join(f"127.0.0.1:{TEST_KAFKA_PORT}")
         yield f"127.0.0.1:{TEST_KAFKA_PORT}"
     finally:
         subprocess.run(["bash", str(KAFKA_SCRIPT), "stop"], env=env, capture_output=True)
+
+
+def _first_group_join(bootstrap: str) -> None:
+    """Join a consumer group once, and commit, before any test starts a worker.
+
+    A fresh broker creates ``__consumer_offsets`` (50 partitions) on the first group join.
+    Under load the first test's worker raced it: its join waited on "coordinator dead"
+    answers and was then assigned nothing ("No partition metadata"), which Faust's consumer
+    only repairs at its next metadata refresh, minutes later. Production starts workers after
+    the topics job, on a broker long past its first group; the suite should too.
+    """
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    topic = "stream-sla-test-first-group"
+
+    async def join() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(topic, 1, 1)])
+        except TopicAlreadyExistsError:
+            pass
+        finally:
+            await admin.close()
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, b"first group")
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=topic,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            await asyncio.wait_for(consumer.getone(), timeout=90)
+            await consumer.commit()
+        finally:
+            await consumer.stop()
+
+    asyncio.run(join())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
