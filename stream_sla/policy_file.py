@@ -26,6 +26,7 @@ example (``policies/example.yaml`` is a complete one with comments)::
           ladder: [{attempts: 3, within: 14d}, {attempts: 5, within: 28d}]
           min_spacing: 1h
           warn_before: 2d
+          pause_on: [waiting_on_prospect, meeting_booked]   # statuses that stop the clock
         disposition: {within: 48h, calendar: ny-business}
       - name: default
         attempts: off                  # a rule can be switched off
@@ -70,6 +71,7 @@ from pydantic_core import PydanticCustomError
 from stream_sla import yamlfile
 from stream_sla.sla.calendar import WEEKDAYS, Calendar, Pause
 from stream_sla.sla.durations import format_duration_ms, parse_duration_ms
+from stream_sla.sla.events import CLOSING_STATUSES, LeadStatus
 from stream_sla.sla.policy import (
     MATCH_FIELDS,
     NO_WARNING,
@@ -220,6 +222,18 @@ def _opening(value: Any) -> tuple[time, time]:
     )
 
 
+def _pause_statuses(value: Any) -> frozenset[str]:
+    """Statuses a rule's clock stops on: known, and not closing (those end the cycle)."""
+    listed = value if isinstance(value, list) else [value]
+    pausable = [s.value for s in LeadStatus if s not in CLOSING_STATUSES]
+    for i, status in enumerate(listed):
+        if status not in pausable:
+            raise _problem(
+                f"{status!r} is not a status that can pause (use {', '.join(pausable)})", i
+            )
+    return frozenset(listed)
+
+
 def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
@@ -270,6 +284,7 @@ DayHours = Annotated[tuple[Opening, ...], BeforeValidator(_one_or_many), AfterVa
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Match = Annotated[tuple[tuple[str, frozenset[str]], ...], BeforeValidator(_match)]
 Count = Annotated[int, Field(gt=0)]
+PauseStatuses = Annotated[frozenset[str], BeforeValidator(_pause_statuses)]
 Weight = Annotated[float, Field(ge=0)]
 
 
@@ -300,6 +315,7 @@ class _Rule(_Strict):
     warn_at: WarnFraction | None = None
     warn_before: PositiveDuration | None = None
     compliance_target: Share | None = None
+    pause_on: PauseStatuses | None = None
 
     def _check_warning(self, within_ms: int) -> None:
         if self.warn_at is not None and self.warn_before is not None:
@@ -321,6 +337,7 @@ class _Rule(_Strict):
             "calendar": calendars[self.calendar] if self.calendar else None,
             "warn": warn,
             "compliance_target": self.compliance_target,
+            "pause_on": self.pause_on,
         }
         return {key: value for key, value in given.items() if value is not None}
 

@@ -72,10 +72,13 @@ class Outcome(enum.StrEnum):
 
 
 class LeadStatus(enum.StrEnum):
-    """Dispositions a rep records; the last four close the hand-off cycle."""
+    """Dispositions a rep records; the last four close the hand-off cycle. Waiting on the
+    prospect and meeting booked are the usual statuses a policy pauses clocks on."""
 
     ACCEPTED = "accepted"
     QUALIFIED = "qualified"
+    WAITING_ON_PROSPECT = "waiting_on_prospect"
+    MEETING_BOOKED = "meeting_booked"
     DISQUALIFIED = "disqualified"
     RECYCLED = "recycled"
     WON = "won"

@@ -44,6 +44,9 @@ class FirstTouchRule:
     calendar: Calendar = ALWAYS_OPEN
     warn: WarnAt = WarnAt(0.75)
     compliance_target: float = 0.9
+    pause_on: frozenset[str] = frozenset()
+    """Lead statuses that stop this rule's clock until the lead leaves them (e.g. waiting on
+    the prospect): the wait is the prospect's, not the rep's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,9 @@ class AttemptsRule:
     calendar: Calendar = ALWAYS_OPEN
     warn: WarnAt = WarnAt(fraction=None, before_ms=2 * MS_PER_DAY)
     compliance_target: float = 0.9
+    pause_on: frozenset[str] = frozenset()
+    """Lead statuses that stop this rule's clock until the lead leaves them (e.g. waiting on
+    the prospect): the wait is the prospect's, not the rep's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,9 @@ class DispositionRule:
     calendar: Calendar = ALWAYS_OPEN
     warn: WarnAt = WarnAt(0.75)
     compliance_target: float = 0.9
+    pause_on: frozenset[str] = frozenset()
+    """Lead statuses that stop this rule's clock until the lead leaves them (e.g. waiting on
+    the prospect): the wait is the prospect's, not the rep's."""
 
 
 MATCH_FIELDS = ("source", "segment", "tier", "region", "persona", "team")

@@ -17,6 +17,11 @@ from stream_sla.sla.events import Outcome
 from stream_sla.sla.policy import AttemptsRule, DispositionRule, FirstTouchRule, WarnAt
 
 Detail = tuple[tuple[str, int | str], ...]
+Pauses = tuple[tuple[int, int | None], ...]
+"""(from, to) instants a rule's clock stood still; ``to`` None: still paused."""
+
+PAUSED = 2**62
+"""``due_at`` of a checkpoint whose clock is paused with no end yet: it cannot fall due."""
 
 
 class Checkpoint(NamedTuple):
@@ -30,6 +35,8 @@ class Checkpoint(NamedTuple):
     by_closing: bool = False
     """The cycle closed before the promise was kept: moot, neither met nor breached."""
     detail: Detail = ()
+    pauses: Pauses = ()
+    """When the rule's clock stood still (statuses it pauses on), for the paused time reported."""
 
 
 class CycleFacts(NamedTuple):
@@ -40,29 +47,97 @@ class CycleFacts(NamedTuple):
     attempts: tuple[tuple[int, str], ...]
     """(time, outcome) of the cycle's attempts, sorted."""
     first_status_at: int | None
+    statuses: tuple[tuple[int, str], ...] = ()
+    """(time, status) of the cycle's status changes, sorted: what pauses read."""
 
 
 def first_touch(rule: FirstTouchRule, facts: CycleFacts) -> list[Checkpoint]:
     touch = facts.attempts[0][0] if facts.attempts else None
-    return _deadline_rule(Rule.FIRST_TOUCH, rule.within_ms, rule.calendar, rule.warn, facts, touch)
+    return _deadline_rule(
+        Rule.FIRST_TOUCH,
+        rule.within_ms,
+        rule.calendar,
+        rule.warn,
+        facts,
+        touch,
+        pauses(rule.pause_on, facts),
+    )
 
 
 def disposition(rule: DispositionRule, facts: CycleFacts) -> list[Checkpoint]:
     return _deadline_rule(
-        Rule.DISPOSITION, rule.within_ms, rule.calendar, rule.warn, facts, facts.first_status_at
+        Rule.DISPOSITION,
+        rule.within_ms,
+        rule.calendar,
+        rule.warn,
+        facts,
+        facts.first_status_at,
+        pauses(rule.pause_on, facts),
     )
+
+
+def pauses(pause_on: frozenset[str], facts: CycleFacts) -> Pauses:
+    """Intervals the lead spent in a status of ``pause_on``: from entering one until the next
+    status outside the set (or, with none yet, open-ended). The end of the cycle ends them."""
+    if not pause_on:
+        return ()
+    found: list[tuple[int, int | None]] = []
+    began: int | None = None
+    for at, status in facts.statuses:
+        if status in pause_on:
+            if began is None:
+                began = at
+        elif began is not None:
+            if at > began:
+                found.append((began, at))
+            began = None
+    if began is not None:
+        found.append((began, facts.closed_at))
+    return tuple(found)
+
+
+def clock_deadline(calendar: Calendar, start: int, duration: int, paused: Pauses) -> int:
+    """When ``duration`` of open time has run from ``start``, not counting ``paused``.
+
+    Each pause that begins before the deadline found so far stops the clock: the open time
+    run until the pause is spent, the rest runs from the pause's end. An open-ended pause
+    before the deadline leaves it at :data:`PAUSED`.
+    """
+    remaining = duration
+    cursor = start
+    for begin, end in paused:
+        if end is not None and end <= cursor:
+            continue
+        due = calendar.deadline(cursor, remaining)
+        if begin >= due:
+            return due
+        remaining -= calendar.open_between(cursor, max(cursor, begin))
+        if end is None:
+            return PAUSED
+        cursor = max(cursor, end)
+    return calendar.deadline(cursor, remaining)
+
+
+def paused_ms(paused: Pauses, start: int, until: int) -> int:
+    """Wall-clock time of the pauses inside [start, until): what records report as paused."""
+    total = 0
+    for begin, end in paused:
+        stop = until if end is None else min(end, until)
+        total += max(0, stop - max(begin, start))
+    return total
 
 
 def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
     """One warning and one breach checkpoint per rung of the ladder."""
     counted = counted_attempts(rule, facts)
     connected = connected_at(facts)
+    paused = pauses(rule.pause_on, facts)
     checkpoints: list[Checkpoint] = []
     for rung in rule.ladder:
         reached = counted[rung.attempts - 1] if len(counted) >= rung.attempts else None
         kept = _earliest(reached, connected)
         satisfied, by_closing = _satisfied(kept, facts.closed_at)
-        deadline = rule.calendar.deadline(facts.clock_start, rung.within_ms)
+        deadline = clock_deadline(rule.calendar, facts.clock_start, rung.within_ms, paused)
         detail: Detail = (
             ("required_attempts", rung.attempts),
             ("attempts_by_deadline", sum(1 for at in counted if at <= deadline)),
@@ -73,12 +148,13 @@ def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
                 Checkpoint(
                     Rule.ATTEMPTS,
                     Severity.WARNING,
-                    rule.calendar.deadline(facts.clock_start, offset),
+                    clock_deadline(rule.calendar, facts.clock_start, offset, paused),
                     deadline,
                     rung.within_ms,
                     satisfied,
                     by_closing,
                     detail,
+                    paused,
                 )
             )
         checkpoints.append(
@@ -91,6 +167,7 @@ def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
                 satisfied,
                 by_closing,
                 detail,
+                paused,
             )
         )
         if connected is not None and connected <= deadline:
@@ -121,14 +198,17 @@ def _deadline_rule(
     warn: WarnAt,
     facts: CycleFacts,
     kept_at: int | None,
+    paused: Pauses = (),
 ) -> list[Checkpoint]:
     satisfied, by_closing = _satisfied(kept_at, facts.closed_at)
-    deadline = calendar.deadline(facts.clock_start, within_ms)
-    breach = Checkpoint(rule, Severity.BREACH, deadline, deadline, within_ms, satisfied, by_closing)
+    deadline = clock_deadline(calendar, facts.clock_start, within_ms, paused)
+    breach = Checkpoint(
+        rule, Severity.BREACH, deadline, deadline, within_ms, satisfied, by_closing, (), paused
+    )
     offset = warn.offset(within_ms)
     if offset is None:
         return [breach]
-    warn_due = calendar.deadline(facts.clock_start, offset)
+    warn_due = clock_deadline(calendar, facts.clock_start, offset, paused)
     return [breach._replace(severity=Severity.WARNING, due_at=warn_due), breach]
 
 

@@ -21,7 +21,14 @@ from stream_sla.sla.events import (
     Outcome,
 )
 from stream_sla.sla.lead import LeadState
-from stream_sla.sla.policy import Policy, Reassignment, Segment
+from stream_sla.sla.policy import (
+    AttemptsRule,
+    DispositionRule,
+    FirstTouchRule,
+    Policy,
+    Reassignment,
+    Segment,
+)
 from stream_sla.sla.snapshot import dump_state, load_state
 
 MIN = 60_000
@@ -114,9 +121,20 @@ def full_lead_events(draw: st.DrawFn) -> list[Event]:
     return events
 
 
+PAUSING = frozenset({"waiting_on_prospect", "meeting_booked"})
 POLICIES = {
     "default": POLICY,
     "reassignment-restart": replace(POLICY, reassignment=Reassignment.RESTART),
+    "pause-on-status": Policy(
+        segments=(
+            Segment(
+                "default",
+                first_touch=FirstTouchRule(pause_on=PAUSING),
+                attempts=replace(AttemptsRule(), pause_on=PAUSING),
+                disposition=DispositionRule(pause_on=frozenset({"meeting_booked"})),
+            ),
+        )
+    ),
     "segmented": Policy(
         segments=(
             Segment("partners", match=(("source", frozenset({"partner"})),), first_touch=None),
@@ -124,8 +142,9 @@ POLICIES = {
         )
     ),
 }
-"""The textbook rules; a re-assignment restarting the clock; a late lead-created that moves
-the lead into a segment without first touch."""
+"""The textbook rules; a re-assignment restarting the clock; clocks paused on statuses (a late
+status can start or end a pause); a late lead-created that moves the lead into a segment
+without first touch."""
 
 
 def live_run(
