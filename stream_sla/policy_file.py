@@ -27,6 +27,7 @@ example (``policies/example.yaml`` is a complete one with comments)::
           min_spacing: 1h
           warn_before: 2d
           pause_on: [waiting_on_prospect, meeting_booked]   # statuses that stop the clock
+          touches: {channels: [call, email], min_call_duration: 30s, automated: false}
         disposition: {within: 48h, calendar: ny-business}
       - name: default
         attempts: off                  # a rule can be switched off
@@ -71,7 +72,7 @@ from pydantic_core import PydanticCustomError
 from stream_sla import yamlfile
 from stream_sla.sla.calendar import WEEKDAYS, Calendar, Pause
 from stream_sla.sla.durations import format_duration_ms, parse_duration_ms
-from stream_sla.sla.events import CLOSING_STATUSES, LeadStatus
+from stream_sla.sla.events import CLOSING_STATUSES, Channel, LeadStatus, Outcome
 from stream_sla.sla.policy import (
     MATCH_FIELDS,
     NO_WARNING,
@@ -84,6 +85,7 @@ from stream_sla.sla.policy import (
     Reassignment,
     Rung,
     Segment,
+    Touches,
     WarnAt,
 )
 
@@ -358,8 +360,30 @@ class _Deadline(_Rule):
         return super().changes(calendars) | within
 
 
+class _Touches(_Strict):
+    """What counts as a contact attempt; left out: every channel and outcome, no automated."""
+
+    channels: list[Channel] | None = None
+    outcomes: list[Outcome] | None = None
+    min_call_duration: Duration | None = None
+    automated: bool | None = None
+
+    def build(self) -> Touches:
+        return Touches(
+            channels=None if self.channels is None else frozenset(self.channels),
+            outcomes=None if self.outcomes is None else frozenset(self.outcomes),
+            min_call_ms=self.min_call_duration or 0,
+            automated=bool(self.automated),
+        )
+
+
 class _FirstTouch(_Deadline):
     default_within_ms = FirstTouchRule().within_ms
+    touches: _Touches | None = None
+
+    def changes(self, calendars: dict[str, Calendar]) -> dict[str, Any]:
+        touches = {} if self.touches is None else {"touches": self.touches.build()}
+        return super().changes(calendars) | touches
 
 
 class _Disposition(_Deadline):
@@ -374,6 +398,7 @@ class _Rung(_Strict):
 class _Attempts(_Rule):
     ladder: list[_Rung] | None = None
     min_spacing: Duration | None = None
+    touches: _Touches | None = None
 
     @field_validator("ladder")
     @classmethod
@@ -399,6 +424,8 @@ class _Attempts(_Rule):
             given["ladder"] = tuple(Rung(r.attempts, r.within) for r in self.ladder)
         if self.min_spacing is not None:
             given["min_spacing_ms"] = self.min_spacing
+        if self.touches is not None:
+            given["touches"] = self.touches.build()
         return given
 
 

@@ -97,6 +97,8 @@ class Attempt(NamedTuple):
     channel: str
     outcome: str
     owner: str | None
+    automated: bool = False
+    duration_ms: int | None = None
 
 
 class StatusChange(NamedTuple):
@@ -162,7 +164,13 @@ class LeadState:
         the state whatever a CRM sends: a lead re-assigned 30,000 times stays a few KiB)."""
         if isinstance(event, ContactAttempt):
             attempt = Attempt(
-                event.occurred_at, event.event_id, event.channel, event.outcome, event.owner
+                event.occurred_at,
+                event.event_id,
+                event.channel,
+                event.outcome,
+                event.owner,
+                event.automated,
+                event.duration_ms,
             )
             if any(a.event_id == attempt.event_id for a in self.attempts):
                 return Added.NEW if _insert(self.attempts, attempt) else Added.DUPLICATE
@@ -584,7 +592,7 @@ class LeadState:
     def _cycle_facts(self, cycle: Cycle, policy: Policy, pausing: bool) -> rules.CycleFacts:
         end = cycle.closed_at
         attempts = tuple(
-            (a.at, a.outcome)
+            rules.Touch(a.at, a.outcome, a.channel, a.automated, a.duration_ms)
             for a in self.attempts
             if a.at >= cycle.started_at and (end is None or a.at < end)
         )

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from stream_sla.sla.calendar import Calendar
 from stream_sla.sla.effects import Rule, Severity
 from stream_sla.sla.events import Outcome
-from stream_sla.sla.policy import AttemptsRule, DispositionRule, FirstTouchRule, WarnAt
+from stream_sla.sla.policy import AttemptsRule, DispositionRule, FirstTouchRule, Touches, WarnAt
 
 Detail = tuple[tuple[str, int | str], ...]
 Pauses = tuple[tuple[int, int | None], ...]
@@ -39,21 +39,41 @@ class Checkpoint(NamedTuple):
     """When the rule's clock stood still (statuses it pauses on), for the paused time reported."""
 
 
+class Touch(NamedTuple):
+    at: int
+    outcome: str
+    channel: str = "call"
+    automated: bool = False
+    duration_ms: int | None = None
+
+
 class CycleFacts(NamedTuple):
     """What the rules need of one cycle, computed once per evaluation."""
 
     clock_start: int
     closed_at: int | None
-    attempts: tuple[tuple[int, str], ...]
-    """(time, outcome) of the cycle's attempts, sorted."""
+    attempts: tuple[Touch, ...]
+    """The cycle's attempts, sorted by time."""
     first_status_at: int | None
     statuses: tuple[tuple[int, str], ...] = ()
     """(time, status) of the cycle's status changes, sorted: what pauses read."""
 
 
+def qualifying(touches: Touches, facts: CycleFacts) -> tuple[list[Touch], list[Touch]]:
+    """(the attempts that count for a rule, the ones kept but not counted)."""
+    counted: list[Touch] = []
+    other: list[Touch] = []
+    for t in facts.attempts:
+        (
+            counted if touches.counts(t.channel, t.outcome, t.automated, t.duration_ms) else other
+        ).append(t)
+    return counted, other
+
+
 def first_touch(rule: FirstTouchRule, facts: CycleFacts) -> list[Checkpoint]:
-    touch = facts.attempts[0][0] if facts.attempts else None
-    return _deadline_rule(
+    counted, other = qualifying(rule.touches, facts)
+    touch = counted[0].at if counted else None
+    checkpoints = _deadline_rule(
         Rule.FIRST_TOUCH,
         rule.within_ms,
         rule.calendar,
@@ -62,6 +82,12 @@ def first_touch(rule: FirstTouchRule, facts: CycleFacts) -> list[Checkpoint]:
         touch,
         pauses(rule.pause_on, facts),
     )
+    if not other:
+        return checkpoints
+    return [
+        c._replace(detail=(("non_qualifying_attempts", sum(1 for t in other if t.at <= c.due_at)),))
+        for c in checkpoints
+    ]
 
 
 def disposition(rule: DispositionRule, facts: CycleFacts) -> list[Checkpoint]:
@@ -129,8 +155,9 @@ def paused_ms(paused: Pauses, start: int, until: int) -> int:
 
 def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
     """One warning and one breach checkpoint per rung of the ladder."""
-    counted = counted_attempts(rule, facts)
-    connected = connected_at(facts)
+    touches, other = qualifying(rule.touches, facts)
+    counted = counted_attempts(rule, touches)
+    connected = connected_at(touches)
     paused = pauses(rule.pause_on, facts)
     checkpoints: list[Checkpoint] = []
     for rung in rule.ladder:
@@ -142,6 +169,9 @@ def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
             ("required_attempts", rung.attempts),
             ("attempts_by_deadline", sum(1 for at in counted if at <= deadline)),
         )
+        if other:
+            late = sum(1 for t in other if t.at <= deadline)
+            detail += (("non_qualifying_attempts", late),)
         offset = rule.warn.offset(rung.within_ms)
         if offset is not None:
             checkpoints.append(
@@ -175,17 +205,17 @@ def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
     return checkpoints
 
 
-def counted_attempts(rule: AttemptsRule, facts: CycleFacts) -> list[int]:
+def counted_attempts(rule: AttemptsRule, touches: list[Touch]) -> list[int]:
     """Attempt times that count: spaced at least ``min_spacing_ms`` from the last counted one."""
     counted: list[int] = []
-    for at, _ in facts.attempts:
+    for at, *_ in touches:
         if not counted or at - counted[-1] >= rule.min_spacing_ms:
             counted.append(at)
     return counted
 
 
-def connected_at(facts: CycleFacts) -> int | None:
-    for at, outcome in facts.attempts:
+def connected_at(touches: list[Touch]) -> int | None:
+    for at, outcome, *_ in touches:
         if outcome == Outcome.CONNECTED:
             return at
     return None

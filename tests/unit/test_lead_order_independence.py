@@ -28,6 +28,7 @@ from stream_sla.sla.policy import (
     Policy,
     Reassignment,
     Segment,
+    Touches,
 )
 from stream_sla.sla.snapshot import dump_state, load_state
 
@@ -114,7 +115,20 @@ def full_lead_events(draw: st.DrawFn) -> list[Event]:
         events.append(HandedToSales(f"h{i}", "L", draw(moments), owner, "t"))
     for i in range(draw(st.integers(0, 8))):
         outcome = draw(st.sampled_from(list(Outcome)))
-        events.append(ContactAttempt(f"a{i}", "L", draw(moments), Channel.CALL, outcome))
+        channel = draw(st.sampled_from([Channel.CALL, Channel.EMAIL]))
+        automated, seconds = draw(st.booleans()), draw(st.sampled_from([None, 10, 60]))
+        events.append(
+            ContactAttempt(
+                f"a{i}",
+                "L",
+                draw(moments),
+                channel,
+                outcome,
+                None,
+                automated,
+                None if seconds is None else seconds * 1000,
+            )
+        )
     for i in range(draw(st.integers(0, 3))):
         status = draw(st.sampled_from(list(LeadStatus)))
         events.append(LeadStatusChanged(f"s{i}", "L", draw(moments), status))
@@ -132,6 +146,18 @@ POLICIES = {
                 first_touch=FirstTouchRule(pause_on=PAUSING),
                 attempts=replace(AttemptsRule(), pause_on=PAUSING),
                 disposition=DispositionRule(pause_on=frozenset({"meeting_booked"})),
+            ),
+        )
+    ),
+    "qualifying-touches": Policy(
+        segments=(
+            Segment(
+                "default",
+                first_touch=FirstTouchRule(touches=Touches(min_call_ms=30_000)),
+                attempts=replace(
+                    AttemptsRule(),
+                    touches=Touches(outcomes=frozenset({"no_answer", "voicemail", "connected"})),
+                ),
             ),
         )
     ),

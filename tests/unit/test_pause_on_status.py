@@ -31,6 +31,8 @@ from stream_sla.sla.lead import LeadState
 from stream_sla.sla.policy import NO_WARNING, DispositionRule, FirstTouchRule, Policy, Segment
 from stream_sla.yamlfile import ConfigError
 
+from .policy_texts import one_segment
+
 MIN = 60_000
 HOUR = 60 * MIN
 WAITING = frozenset({LeadStatus.WAITING_ON_PROSPECT.value, LeadStatus.MEETING_BOOKED.value})
@@ -165,14 +167,6 @@ def test_first_touch_met_after_a_pause_reports_the_time_paused() -> None:
     settled = [e for e in state.measures(policy) if isinstance(e, RuleSettled)]
     assert [(s.outcome, s.paused_seconds) for s in settled] == [(Settlement.MET, 3600.0)]
     assert state.due(policy, 10 * HOUR) == []
-
-
-def one_segment(tmp_path: Path, *rules: str) -> Path:
-    """A policy file of one default segment with the given rule lines (line 4 onwards)."""
-    path = tmp_path / "policy.yaml"
-    lines = ['version: "1"', "segments:", "  - name: default", *(f"    {r}" for r in rules)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def test_the_policy_file_lists_the_statuses_a_rule_pauses_on(tmp_path: Path) -> None:
