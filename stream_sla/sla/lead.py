@@ -592,9 +592,7 @@ class LeadState:
     def _cycle_facts(self, cycle: Cycle, policy: Policy, pausing: bool) -> rules.CycleFacts:
         end = cycle.closed_at
         attempts = tuple(
-            rules.Touch(a.at, a.outcome, a.channel, a.automated, a.duration_ms)
-            for a in self.attempts
-            if a.at >= cycle.started_at and (end is None or a.at < end)
+            a for a in self.attempts if a.at >= cycle.started_at and (end is None or a.at < end)
         )
         clock_start = cycle.started_at
         if policy.reassignment is Reassignment.RESTART:

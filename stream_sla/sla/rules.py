@@ -9,12 +9,20 @@ the clock, so they cannot disagree between replay and live.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
 
 from stream_sla.sla.calendar import Calendar
 from stream_sla.sla.effects import Rule, Severity
 from stream_sla.sla.events import Outcome
-from stream_sla.sla.policy import AttemptsRule, DispositionRule, FirstTouchRule, Touches, WarnAt
+from stream_sla.sla.policy import (
+    EVERY_TOUCH,
+    AttemptsRule,
+    DispositionRule,
+    FirstTouchRule,
+    Touches,
+    WarnAt,
+)
 
 Detail = tuple[tuple[str, int | str], ...]
 Pauses = tuple[tuple[int, int | None], ...]
@@ -39,12 +47,19 @@ class Checkpoint(NamedTuple):
     """When the rule's clock stood still (statuses it pauses on), for the paused time reported."""
 
 
-class Touch(NamedTuple):
-    at: int
-    outcome: str
-    channel: str = "call"
-    automated: bool = False
-    duration_ms: int | None = None
+class Touch(Protocol):
+    """A contact attempt as rules read it (the lead's kept attempts, without a copy)."""
+
+    @property
+    def at(self) -> int: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def automated(self) -> bool: ...
+    @property
+    def duration_ms(self) -> int | None: ...
 
 
 class CycleFacts(NamedTuple):
@@ -59,8 +74,10 @@ class CycleFacts(NamedTuple):
     """(time, status) of the cycle's status changes, sorted: what pauses read."""
 
 
-def qualifying(touches: Touches, facts: CycleFacts) -> tuple[list[Touch], list[Touch]]:
+def qualifying(touches: Touches, facts: CycleFacts) -> tuple[Sequence[Touch], Sequence[Touch]]:
     """(the attempts that count for a rule, the ones kept but not counted)."""
+    if touches is EVERY_TOUCH and not any(t.automated for t in facts.attempts):
+        return facts.attempts, ()  # the default on the hot path: every rep attempt counts
     counted: list[Touch] = []
     other: list[Touch] = []
     for t in facts.attempts:
@@ -205,19 +222,19 @@ def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
     return checkpoints
 
 
-def counted_attempts(rule: AttemptsRule, touches: list[Touch]) -> list[int]:
+def counted_attempts(rule: AttemptsRule, touches: Sequence[Touch]) -> list[int]:
     """Attempt times that count: spaced at least ``min_spacing_ms`` from the last counted one."""
     counted: list[int] = []
-    for at, *_ in touches:
+    for at in (t.at for t in touches):
         if not counted or at - counted[-1] >= rule.min_spacing_ms:
             counted.append(at)
     return counted
 
 
-def connected_at(touches: list[Touch]) -> int | None:
-    for at, outcome, *_ in touches:
-        if outcome == Outcome.CONNECTED:
-            return at
+def connected_at(touches: Sequence[Touch]) -> int | None:
+    for t in touches:
+        if t.outcome == Outcome.CONNECTED:
+            return t.at
     return None
 
 
