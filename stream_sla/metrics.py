@@ -137,7 +137,7 @@ class Metrics:
         self.breaches_retracted = Counter(
             "stream_sla_breaches_retracted_total",
             "Breaches withdrawn because late data showed them undeserved, by rule and reason"
-            " (cycle_moved, met_late, closed_late, segment_changed).",
+            " (cycle_moved, met_late, closed_late, paused_late, segment_changed).",
             ["rule", "reason"],
             registry=r,
         )

@@ -26,6 +26,8 @@ example (``policies/example.yaml`` is a complete one with comments)::
           ladder: [{attempts: 3, within: 14d}, {attempts: 5, within: 28d}]
           min_spacing: 1h
           warn_before: 2d
+          pause_on: [waiting_on_prospect, meeting_booked]   # statuses that stop the clock
+          touches: {channels: [call, email], min_call_duration: 30s, automated: false}
         disposition: {within: 48h, calendar: ny-business}
       - name: default
         attempts: off                  # a rule can be switched off
@@ -70,6 +72,7 @@ from pydantic_core import PydanticCustomError
 from stream_sla import yamlfile
 from stream_sla.sla.calendar import WEEKDAYS, Calendar, Pause
 from stream_sla.sla.durations import format_duration_ms, parse_duration_ms
+from stream_sla.sla.events import CLOSING_STATUSES, Channel, LeadStatus, Outcome
 from stream_sla.sla.policy import (
     MATCH_FIELDS,
     NO_WARNING,
@@ -82,6 +85,7 @@ from stream_sla.sla.policy import (
     Reassignment,
     Rung,
     Segment,
+    Touches,
     WarnAt,
 )
 
@@ -220,6 +224,18 @@ def _opening(value: Any) -> tuple[time, time]:
     )
 
 
+def _pause_statuses(value: Any) -> frozenset[str]:
+    """Statuses a rule's clock stops on: known, and not closing (those end the cycle)."""
+    listed = value if isinstance(value, list) else [value]
+    pausable = [s.value for s in LeadStatus if s not in CLOSING_STATUSES]
+    for i, status in enumerate(listed):
+        if status not in pausable:
+            raise _problem(
+                f"{status!r} is not a status that can pause (use {', '.join(pausable)})", i
+            )
+    return frozenset(listed)
+
+
 def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
@@ -270,6 +286,7 @@ DayHours = Annotated[tuple[Opening, ...], BeforeValidator(_one_or_many), AfterVa
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Match = Annotated[tuple[tuple[str, frozenset[str]], ...], BeforeValidator(_match)]
 Count = Annotated[int, Field(gt=0)]
+PauseStatuses = Annotated[frozenset[str], BeforeValidator(_pause_statuses)]
 Weight = Annotated[float, Field(ge=0)]
 
 
@@ -300,6 +317,7 @@ class _Rule(_Strict):
     warn_at: WarnFraction | None = None
     warn_before: PositiveDuration | None = None
     compliance_target: Share | None = None
+    pause_on: PauseStatuses | None = None
 
     def _check_warning(self, within_ms: int) -> None:
         if self.warn_at is not None and self.warn_before is not None:
@@ -321,6 +339,7 @@ class _Rule(_Strict):
             "calendar": calendars[self.calendar] if self.calendar else None,
             "warn": warn,
             "compliance_target": self.compliance_target,
+            "pause_on": self.pause_on,
         }
         return {key: value for key, value in given.items() if value is not None}
 
@@ -341,8 +360,30 @@ class _Deadline(_Rule):
         return super().changes(calendars) | within
 
 
+class _Touches(_Strict):
+    """What counts as a contact attempt; left out: every channel and outcome, no automated."""
+
+    channels: list[Channel] | None = None
+    outcomes: list[Outcome] | None = None
+    min_call_duration: Duration | None = None
+    automated: bool | None = None
+
+    def build(self) -> Touches:
+        return Touches(
+            channels=None if self.channels is None else frozenset(self.channels),
+            outcomes=None if self.outcomes is None else frozenset(self.outcomes),
+            min_call_ms=self.min_call_duration or 0,
+            automated=bool(self.automated),
+        )
+
+
 class _FirstTouch(_Deadline):
     default_within_ms = FirstTouchRule().within_ms
+    touches: _Touches | None = None
+
+    def changes(self, calendars: dict[str, Calendar]) -> dict[str, Any]:
+        touches = {} if self.touches is None else {"touches": self.touches.build()}
+        return super().changes(calendars) | touches
 
 
 class _Disposition(_Deadline):
@@ -357,6 +398,7 @@ class _Rung(_Strict):
 class _Attempts(_Rule):
     ladder: list[_Rung] | None = None
     min_spacing: Duration | None = None
+    touches: _Touches | None = None
 
     @field_validator("ladder")
     @classmethod
@@ -382,6 +424,8 @@ class _Attempts(_Rule):
             given["ladder"] = tuple(Rung(r.attempts, r.within) for r in self.ladder)
         if self.min_spacing is not None:
             given["min_spacing_ms"] = self.min_spacing
+        if self.touches is not None:
+            given["touches"] = self.touches.build()
         return given
 
 

@@ -45,6 +45,8 @@ class RetractReason(enum.StrEnum):
     """A late attempt or status shows the promise was kept in time."""
     CLOSED_LATE = "closed_late"
     """A late closing status (disqualified, recycled, won, lost) ended the cycle in time."""
+    PAUSED_LATE = "paused_late"
+    """A late status shows the clock paused (pause_on) before the deadline, and still paused."""
     SEGMENT_CHANGED = "segment_changed"
     """A late lead-created event put the lead in a policy segment without this rule."""
 
@@ -127,6 +129,8 @@ class RuleSettled:
     team: str
     source: str | None
     policy_segment: str
+    paused_seconds: float = 0.0
+    """Time the rule's clock stood still on a pausing status before the promise was kept."""
 
 
 @dataclass(frozen=True, slots=True)

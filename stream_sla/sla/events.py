@@ -72,10 +72,13 @@ class Outcome(enum.StrEnum):
 
 
 class LeadStatus(enum.StrEnum):
-    """Dispositions a rep records; the last four close the hand-off cycle."""
+    """Dispositions a rep records; the last four close the hand-off cycle. Waiting on the
+    prospect and meeting booked are the usual statuses a policy pauses clocks on."""
 
     ACCEPTED = "accepted"
     QUALIFIED = "qualified"
+    WAITING_ON_PROSPECT = "waiting_on_prospect"
+    MEETING_BOOKED = "meeting_booked"
     DISQUALIFIED = "disqualified"
     RECYCLED = "recycled"
     WON = "won"
@@ -116,6 +119,10 @@ class ContactAttempt:
     channel: Channel
     outcome: Outcome
     owner: str | None = None
+    automated: bool = False
+    """Sent by a sequence or a bot, not by the rep: a policy's touches do not count it."""
+    duration_ms: int | None = None
+    """Length of a call, when the CRM knows it (a policy may ask for a minimum)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +192,22 @@ def _optional_text(obj: dict[str, Any], field: str) -> str | None:
     if not isinstance(value, str):
         raise EventRejected(RejectReason.WRONG_TYPE, f"{field}: expected a string or null")
     return _checked_length(field, value)
+
+
+def _flag(obj: dict[str, Any], field: str) -> bool:
+    value = obj.get(field, False)
+    if not isinstance(value, bool):
+        raise EventRejected(RejectReason.WRONG_TYPE, f"{field}: expected true or false")
+    return value
+
+
+def _duration_ms(obj: dict[str, Any], field: str) -> int | None:
+    value = obj.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise EventRejected(RejectReason.WRONG_TYPE, f"{field}: expected seconds (>= 0) or null")
+    return round(value * 1000)
 
 
 E = TypeVar("E", bound=enum.StrEnum)
@@ -257,6 +280,8 @@ def event_from_object(kind: EventKind, key: bytes | None, obj: object) -> Event:
             channel=_choice(obj, "channel", Channel),
             outcome=_choice(obj, "outcome", Outcome),
             owner=_optional_text(obj, "owner"),
+            automated=_flag(obj, "automated"),
+            duration_ms=_duration_ms(obj, "duration_seconds"),
         )
     amount = obj.get("amount")
     if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int | float)):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import enum
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import NamedTuple, TypeVar
 
 from stream_sla.sla import rules
@@ -46,7 +47,7 @@ from stream_sla.sla.events import (
     LeadStatusChanged,
 )
 from stream_sla.sla.policy import Policy, Reassignment, Segment
-from stream_sla.sla.rules import Checkpoint
+from stream_sla.sla.rules import PAUSED, Checkpoint
 
 MAX_ATTEMPTS_KEPT = 32
 """Attempts beyond this many per lead add nothing to any rule; the cap bounds state size."""
@@ -96,6 +97,8 @@ class Attempt(NamedTuple):
     channel: str
     outcome: str
     owner: str | None
+    automated: bool = False
+    duration_ms: int | None = None
 
 
 class StatusChange(NamedTuple):
@@ -161,7 +164,13 @@ class LeadState:
         the state whatever a CRM sends: a lead re-assigned 30,000 times stays a few KiB)."""
         if isinstance(event, ContactAttempt):
             attempt = Attempt(
-                event.occurred_at, event.event_id, event.channel, event.outcome, event.owner
+                event.occurred_at,
+                event.event_id,
+                event.channel,
+                event.outcome,
+                event.owner,
+                event.automated,
+                event.duration_ms,
             )
             if any(a.event_id == attempt.event_id for a in self.attempts):
                 return Added.NEW if _insert(self.attempts, attempt) else Added.DUPLICATE
@@ -229,6 +238,8 @@ class LeadState:
             needed.update(
                 s.event_id for s in inside if s.status in CLOSING_STATUSES and s.at == end
             )
+            # every change of status may start or end a pause (pause_on): only repeats go
+            needed.update(s.event_id for before, s in pairwise(inside) if s.status != before.status)
         for position, status in enumerate(self.statuses):
             if status.event_id not in needed:
                 del self.statuses[position]
@@ -312,7 +323,7 @@ class LeadState:
         found: list[tuple[Cycle, Segment, Checkpoint]] = []
         for cycle in self.cycles() if cycles is None else cycles:
             segment = policy.segment_for(self.fields(cycle))
-            facts = self._cycle_facts(cycle, policy)
+            facts = self._cycle_facts(cycle, policy, _pauses(segment))
             if segment.first_touch is not None:
                 found += [
                     (cycle, segment, c) for c in rules.first_touch(segment.first_touch, facts)
@@ -372,11 +383,14 @@ class LeadState:
         open_breaches: set[tuple[Rule, int]] = set()
         closed: set[tuple[Rule, int]] = set()
         ruled: set[tuple[Rule, int]] = set()
+        paused: set[tuple[Rule, int]] = set()
         for cycle, _, c in found:
             if c.severity is not Severity.BREACH:
                 continue
             ruled.add((c.rule, cycle.started_at))
-            if c.satisfied_at is None or c.satisfied_at > c.due_at:
+            if c.due_at == PAUSED:
+                paused.add((c.rule, cycle.started_at))
+            elif c.satisfied_at is None or c.satisfied_at > c.due_at:
                 open_breaches.add((c.rule, cycle.started_at))
             elif c.by_closing:
                 closed.add((c.rule, cycle.started_at))
@@ -388,6 +402,8 @@ class LeadState:
                 reason = RetractReason.SEGMENT_CHANGED
             elif (rule, start) in closed:
                 reason = RetractReason.CLOSED_LATE
+            elif (rule, start) in paused:
+                reason = RetractReason.PAUSED_LATE
             else:
                 reason = RetractReason.MET_LATE
             effects.append(self._retraction(rule, start, reason, detected_at))
@@ -450,7 +466,9 @@ class LeadState:
             outcome = (
                 Settlement.STOPPED if any(c.by_closing for _, c in breaches) else Settlement.MET
             )
-            owner = _owner_at(by_start[started_at], last.satisfied_at or last.deadline_at)
+            kept_at = last.satisfied_at or last.deadline_at
+            owner = _owner_at(by_start[started_at], kept_at)
+            paused = rules.paused_ms(last.pauses, started_at, kept_at)
             effects.append(
                 RuleSettled(
                     self.lead_id,
@@ -461,6 +479,7 @@ class LeadState:
                     owner.team,
                     profile.source if profile else None,
                     segment.name,
+                    paused / 1000,
                 )
             )
         return effects
@@ -500,7 +519,9 @@ class LeadState:
         return self._next_deadline(self.checkpoints(policy))
 
     def _next_deadline(self, found: list[tuple[Cycle, Segment, Checkpoint]]) -> int | None:
-        pending = [c.due_at for cycle, _, c in found if not self._done(c, cycle)]
+        pending = [
+            c.due_at for cycle, _, c in found if c.due_at != PAUSED and not self._done(c, cycle)
+        ]
         return min(pending, default=None)
 
     def unconnected_attempts(self) -> list[tuple[Handoff, int]]:
@@ -568,12 +589,10 @@ class LeadState:
             return True
         return c.severity is Severity.WARNING and self._skip_key(c, cycle) in self.emitted
 
-    def _cycle_facts(self, cycle: Cycle, policy: Policy) -> rules.CycleFacts:
+    def _cycle_facts(self, cycle: Cycle, policy: Policy, pausing: bool) -> rules.CycleFacts:
         end = cycle.closed_at
         attempts = tuple(
-            (a.at, a.outcome)
-            for a in self.attempts
-            if a.at >= cycle.started_at and (end is None or a.at < end)
+            a for a in self.attempts if a.at >= cycle.started_at and (end is None or a.at < end)
         )
         clock_start = cycle.started_at
         if policy.reassignment is Reassignment.RESTART:
@@ -589,7 +608,16 @@ class LeadState:
             ),
             default=None,
         )
-        return rules.CycleFacts(clock_start, end, attempts, first_status)
+        statuses = (
+            tuple(
+                (s.at, s.status)
+                for s in self.statuses
+                if s.at >= cycle.started_at and (end is None or s.at <= end)
+            )
+            if pausing
+            else ()
+        )
+        return rules.CycleFacts(clock_start, end, attempts, first_status, statuses)
 
     def _first_attempt(self, cycle: Cycle) -> Attempt | None:
         index = bisect.bisect_left(self.attempts, (cycle.started_at,))
@@ -625,6 +653,10 @@ class LeadState:
     ) -> SlaViolation:
         owner = _owner_at(cycle, c.due_at)
         profile = self.profile
+        detail = dict(c.detail)
+        rule = getattr(segment, c.rule.value)
+        if rule is not None and rule.pause_on:
+            detail["paused_seconds"] = rules.paused_ms(c.pauses, cycle.started_at, c.due_at) // 1000
         return SlaViolation(
             id=effect_id(self.lead_id, c.rule, c.severity, cycle.started_at),
             severity=c.severity,
@@ -640,7 +672,7 @@ class LeadState:
             segment=profile.segment if profile else None,
             policy_segment=segment.name,
             policy_version=policy.version,
-            detail=dict(c.detail),
+            detail=detail,
         )
 
     @staticmethod
@@ -650,6 +682,14 @@ class LeadState:
     @staticmethod
     def _skip_key(c: Checkpoint, cycle: Cycle) -> str:
         return f"{c.rule}/{c.severity}-skipped/{cycle.started_at}/{c.due_at}"
+
+
+def _pauses(segment: Segment) -> bool:
+    """Whether any of the segment's rules pauses on statuses: only then do rules read them all."""
+    return any(
+        rule is not None and rule.pause_on
+        for rule in (segment.first_touch, segment.attempts, segment.disposition)
+    )
 
 
 def _kept(c: Checkpoint) -> bool:

@@ -37,6 +37,34 @@ NO_WARNING = WarnAt(fraction=None)
 
 
 @dataclass(frozen=True, slots=True)
+class Touches:
+    """What counts as a contact attempt for a rule; the rest is kept and reported, not counted.
+
+    The defaults count every attempt a rep made: any channel and outcome, calls of any length;
+    automated touches (sequence emails, bots) never count unless ``automated`` is set.
+    """
+
+    channels: frozenset[str] | None = None
+    outcomes: frozenset[str] | None = None
+    min_call_ms: int = 0
+    automated: bool = False
+
+    def counts(self, channel: str, outcome: str, automated: bool, duration_ms: int | None) -> bool:
+        if automated and not self.automated:
+            return False
+        if self.channels is not None and channel not in self.channels:
+            return False
+        if self.outcomes is not None and outcome not in self.outcomes:
+            return False
+        return not (
+            self.min_call_ms and channel == "call" and (duration_ms or 0) < self.min_call_ms
+        )
+
+
+EVERY_TOUCH = Touches()
+
+
+@dataclass(frozen=True, slots=True)
 class FirstTouchRule:
     """Hand-off to first contact attempt: reps inside one hour are ~7x likelier to connect."""
 
@@ -44,6 +72,10 @@ class FirstTouchRule:
     calendar: Calendar = ALWAYS_OPEN
     warn: WarnAt = WarnAt(0.75)
     compliance_target: float = 0.9
+    touches: Touches = EVERY_TOUCH
+    pause_on: frozenset[str] = frozenset()
+    """Lead statuses that stop this rule's clock until the lead leaves them (e.g. waiting on
+    the prospect): the wait is the prospect's, not the rep's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +102,10 @@ class AttemptsRule:
     calendar: Calendar = ALWAYS_OPEN
     warn: WarnAt = WarnAt(fraction=None, before_ms=2 * MS_PER_DAY)
     compliance_target: float = 0.9
+    touches: Touches = EVERY_TOUCH
+    pause_on: frozenset[str] = frozenset()
+    """Lead statuses that stop this rule's clock until the lead leaves them (e.g. waiting on
+    the prospect): the wait is the prospect's, not the rep's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +116,9 @@ class DispositionRule:
     calendar: Calendar = ALWAYS_OPEN
     warn: WarnAt = WarnAt(0.75)
     compliance_target: float = 0.9
+    pause_on: frozenset[str] = frozenset()
+    """Lead statuses that stop this rule's clock until the lead leaves them (e.g. waiting on
+    the prospect): the wait is the prospect's, not the rep's."""
 
 
 MATCH_FIELDS = ("source", "segment", "tier", "region", "persona", "team")

@@ -9,14 +9,27 @@ the clock, so they cannot disagree between replay and live.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
 
 from stream_sla.sla.calendar import Calendar
 from stream_sla.sla.effects import Rule, Severity
 from stream_sla.sla.events import Outcome
-from stream_sla.sla.policy import AttemptsRule, DispositionRule, FirstTouchRule, WarnAt
+from stream_sla.sla.policy import (
+    EVERY_TOUCH,
+    AttemptsRule,
+    DispositionRule,
+    FirstTouchRule,
+    Touches,
+    WarnAt,
+)
 
 Detail = tuple[tuple[str, int | str], ...]
+Pauses = tuple[tuple[int, int | None], ...]
+"""(from, to) instants a rule's clock stood still; ``to`` None: still paused."""
+
+PAUSED = 2**62
+"""``due_at`` of a checkpoint whose clock is paused with no end yet: it cannot fall due."""
 
 
 class Checkpoint(NamedTuple):
@@ -30,6 +43,23 @@ class Checkpoint(NamedTuple):
     by_closing: bool = False
     """The cycle closed before the promise was kept: moot, neither met nor breached."""
     detail: Detail = ()
+    pauses: Pauses = ()
+    """When the rule's clock stood still (statuses it pauses on), for the paused time reported."""
+
+
+class Touch(Protocol):
+    """A contact attempt as rules read it (the lead's kept attempts, without a copy)."""
+
+    @property
+    def at(self) -> int: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def automated(self) -> bool: ...
+    @property
+    def duration_ms(self) -> int | None: ...
 
 
 class CycleFacts(NamedTuple):
@@ -37,48 +67,141 @@ class CycleFacts(NamedTuple):
 
     clock_start: int
     closed_at: int | None
-    attempts: tuple[tuple[int, str], ...]
-    """(time, outcome) of the cycle's attempts, sorted."""
+    attempts: tuple[Touch, ...]
+    """The cycle's attempts, sorted by time."""
     first_status_at: int | None
+    statuses: tuple[tuple[int, str], ...] = ()
+    """(time, status) of the cycle's status changes, sorted: what pauses read."""
+
+
+def qualifying(touches: Touches, facts: CycleFacts) -> tuple[Sequence[Touch], Sequence[Touch]]:
+    """(the attempts that count for a rule, the ones kept but not counted)."""
+    if touches is EVERY_TOUCH and not any(t.automated for t in facts.attempts):
+        return facts.attempts, ()  # the default on the hot path: every rep attempt counts
+    counted: list[Touch] = []
+    other: list[Touch] = []
+    for t in facts.attempts:
+        (
+            counted if touches.counts(t.channel, t.outcome, t.automated, t.duration_ms) else other
+        ).append(t)
+    return counted, other
 
 
 def first_touch(rule: FirstTouchRule, facts: CycleFacts) -> list[Checkpoint]:
-    touch = facts.attempts[0][0] if facts.attempts else None
-    return _deadline_rule(Rule.FIRST_TOUCH, rule.within_ms, rule.calendar, rule.warn, facts, touch)
+    counted, other = qualifying(rule.touches, facts)
+    touch = counted[0].at if counted else None
+    checkpoints = _deadline_rule(
+        Rule.FIRST_TOUCH,
+        rule.within_ms,
+        rule.calendar,
+        rule.warn,
+        facts,
+        touch,
+        pauses(rule.pause_on, facts),
+    )
+    if not other:
+        return checkpoints
+    return [
+        c._replace(detail=(("non_qualifying_attempts", sum(1 for t in other if t.at <= c.due_at)),))
+        for c in checkpoints
+    ]
 
 
 def disposition(rule: DispositionRule, facts: CycleFacts) -> list[Checkpoint]:
     return _deadline_rule(
-        Rule.DISPOSITION, rule.within_ms, rule.calendar, rule.warn, facts, facts.first_status_at
+        Rule.DISPOSITION,
+        rule.within_ms,
+        rule.calendar,
+        rule.warn,
+        facts,
+        facts.first_status_at,
+        pauses(rule.pause_on, facts),
     )
+
+
+def pauses(pause_on: frozenset[str], facts: CycleFacts) -> Pauses:
+    """Intervals the lead spent in a status of ``pause_on``: from entering one until the next
+    status outside the set (or, with none yet, open-ended). The end of the cycle ends them."""
+    if not pause_on:
+        return ()
+    found: list[tuple[int, int | None]] = []
+    began: int | None = None
+    for at, status in facts.statuses:
+        if status in pause_on:
+            if began is None:
+                began = at
+        elif began is not None:
+            if at > began:
+                found.append((began, at))
+            began = None
+    if began is not None:
+        found.append((began, facts.closed_at))
+    return tuple(found)
+
+
+def clock_deadline(calendar: Calendar, start: int, duration: int, paused: Pauses) -> int:
+    """When ``duration`` of open time has run from ``start``, not counting ``paused``.
+
+    Each pause that begins before the deadline found so far stops the clock: the open time
+    run until the pause is spent, the rest runs from the pause's end. An open-ended pause
+    before the deadline leaves it at :data:`PAUSED`.
+    """
+    remaining = duration
+    cursor = start
+    for begin, end in paused:
+        if end is not None and end <= cursor:
+            continue
+        due = calendar.deadline(cursor, remaining)
+        if begin >= due:
+            return due
+        remaining -= calendar.open_between(cursor, max(cursor, begin))
+        if end is None:
+            return PAUSED
+        cursor = max(cursor, end)
+    return calendar.deadline(cursor, remaining)
+
+
+def paused_ms(paused: Pauses, start: int, until: int) -> int:
+    """Wall-clock time of the pauses inside [start, until): what records report as paused."""
+    total = 0
+    for begin, end in paused:
+        stop = until if end is None else min(end, until)
+        total += max(0, stop - max(begin, start))
+    return total
 
 
 def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
     """One warning and one breach checkpoint per rung of the ladder."""
-    counted = counted_attempts(rule, facts)
-    connected = connected_at(facts)
+    touches, other = qualifying(rule.touches, facts)
+    counted = counted_attempts(rule, touches)
+    connected = connected_at(touches)
+    paused = pauses(rule.pause_on, facts)
     checkpoints: list[Checkpoint] = []
     for rung in rule.ladder:
         reached = counted[rung.attempts - 1] if len(counted) >= rung.attempts else None
         kept = _earliest(reached, connected)
         satisfied, by_closing = _satisfied(kept, facts.closed_at)
-        deadline = rule.calendar.deadline(facts.clock_start, rung.within_ms)
+        deadline = clock_deadline(rule.calendar, facts.clock_start, rung.within_ms, paused)
         detail: Detail = (
             ("required_attempts", rung.attempts),
             ("attempts_by_deadline", sum(1 for at in counted if at <= deadline)),
         )
+        if other:
+            late = sum(1 for t in other if t.at <= deadline)
+            detail += (("non_qualifying_attempts", late),)
         offset = rule.warn.offset(rung.within_ms)
         if offset is not None:
             checkpoints.append(
                 Checkpoint(
                     Rule.ATTEMPTS,
                     Severity.WARNING,
-                    rule.calendar.deadline(facts.clock_start, offset),
+                    clock_deadline(rule.calendar, facts.clock_start, offset, paused),
                     deadline,
                     rung.within_ms,
                     satisfied,
                     by_closing,
                     detail,
+                    paused,
                 )
             )
         checkpoints.append(
@@ -91,6 +214,7 @@ def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
                 satisfied,
                 by_closing,
                 detail,
+                paused,
             )
         )
         if connected is not None and connected <= deadline:
@@ -98,19 +222,19 @@ def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
     return checkpoints
 
 
-def counted_attempts(rule: AttemptsRule, facts: CycleFacts) -> list[int]:
+def counted_attempts(rule: AttemptsRule, touches: Sequence[Touch]) -> list[int]:
     """Attempt times that count: spaced at least ``min_spacing_ms`` from the last counted one."""
     counted: list[int] = []
-    for at, _ in facts.attempts:
+    for at in (t.at for t in touches):
         if not counted or at - counted[-1] >= rule.min_spacing_ms:
             counted.append(at)
     return counted
 
 
-def connected_at(facts: CycleFacts) -> int | None:
-    for at, outcome in facts.attempts:
-        if outcome == Outcome.CONNECTED:
-            return at
+def connected_at(touches: Sequence[Touch]) -> int | None:
+    for t in touches:
+        if t.outcome == Outcome.CONNECTED:
+            return t.at
     return None
 
 
@@ -121,14 +245,17 @@ def _deadline_rule(
     warn: WarnAt,
     facts: CycleFacts,
     kept_at: int | None,
+    paused: Pauses = (),
 ) -> list[Checkpoint]:
     satisfied, by_closing = _satisfied(kept_at, facts.closed_at)
-    deadline = calendar.deadline(facts.clock_start, within_ms)
-    breach = Checkpoint(rule, Severity.BREACH, deadline, deadline, within_ms, satisfied, by_closing)
+    deadline = clock_deadline(calendar, facts.clock_start, within_ms, paused)
+    breach = Checkpoint(
+        rule, Severity.BREACH, deadline, deadline, within_ms, satisfied, by_closing, (), paused
+    )
     offset = warn.offset(within_ms)
     if offset is None:
         return [breach]
-    warn_due = calendar.deadline(facts.clock_start, offset)
+    warn_due = clock_deadline(calendar, facts.clock_start, offset, paused)
     return [breach._replace(severity=Severity.WARNING, due_at=warn_due), breach]
 
 

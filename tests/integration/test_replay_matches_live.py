@@ -16,6 +16,7 @@ import orjson
 from aiokafka.structs import ConsumerRecord
 
 from stream_sla import cli
+from stream_sla.policy_file import load_policy
 from stream_sla.replay import ReplayResult, read_events, replay
 from stream_sla.simulation import SimulationPlan, simulate
 from stream_sla.sla.effects import Rule, Severity, SlaViolation, effect_id
@@ -182,3 +183,129 @@ async def test_replay_with_the_workers_retention_matches_live_through_late_data_
 
 def t_of(record: tuple[EventKind, str, bytes]) -> int:
     return parse_timestamp(orjson.loads(record[2])["occurred_at"], "occurred_at")
+
+
+def same_breach_records(
+    offline: ReplayResult, live: list[ConsumerRecord[bytes, bytes]], replayed: set[str]
+) -> dict[str, dict[str, Any]]:
+    """The live breach records, asserted field for field equal to the replayed ones."""
+    offline_records = {
+        e.id: {k: v for k, v in e.to_record().items() if k not in WHEN_NOTICED}
+        for e in offline.effects
+        if isinstance(e, SlaViolation) and e.severity is Severity.BREACH
+    }
+    live_records = {
+        v["id"]: {k: x for k, x in v.items() if k not in WHEN_NOTICED}
+        for v in values(live)
+        if v.get("severity") == "breach" and v["id"] in replayed
+    }
+    assert live_records == offline_records
+    return live_records
+
+
+PAUSING_POLICY = """\
+version: "pause-1"
+segments:
+  - name: default
+    first_touch: {within: 3s, warn_at: off, pause_on: [waiting_on_prospect, meeting_booked]}
+    attempts: off
+    disposition: off
+"""
+
+
+async def test_replay_matches_live_for_clocks_paused_on_status(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """Pause on status, live and replayed alike: a pause that pushes the deadline (the breach
+    reports the time paused), a lead still waiting (no breach), and a late pausing status
+    that withdraws a breach already published (retracted, paused_late)."""
+    handed, status = EventKind.HANDED_TO_SALES, EventKind.LEAD_STATUS_CHANGED
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(PAUSING_POLICY)
+    worker = harness.start_worker(policy_file=str(policy_file))
+    worker.wait_ready()
+    t0 = now_ms()
+    sent: list[tuple[EventKind, str, bytes]] = []
+
+    async def produce(*records: tuple[EventKind, str, bytes]) -> None:
+        sent.extend(records)
+        await harness.produce(list(records), batched=True)
+
+    await produce(
+        crm_event(handed, "L-paused", "p-1", t0, owner="ana", team="t"),
+        crm_event(status, "L-paused", "p-2", t0 + 500, status="waiting_on_prospect"),
+        crm_event(status, "L-paused", "p-3", t0 + 2_500, status="accepted"),
+        crm_event(handed, "L-waiting", "w-1", t0, owner="ana", team="t"),
+        crm_event(status, "L-waiting", "w-2", t0 + 100, status="meeting_booked"),
+        crm_event(handed, "L-plain", "n-1", t0, owner="bo", team="t"),
+        crm_event(handed, "L-late-pause", "lp-1", t0, owner="bo", team="t"),
+    )
+    late = effect_id("L-late-pause", Rule.FIRST_TOUCH, Severity.BREACH, t0)
+    await harness.consume(
+        "sla.breaches", until=lambda r: late in effective_breach_ids(r), timeout=30
+    )
+    await produce(crm_event(status, "L-late-pause", "lp-2", t0 + 1_000, status="meeting_booked"))
+    await asyncio.sleep(max(0.0, (t0 + 5_000 - now_ms()) / 1000) + 2)
+
+    typed = [orjson.dumps({"type": kind.value, **orjson.loads(value)}) for kind, _, value in sent]
+    policy = load_policy(policy_file)
+    offline = replay(read_events(typed, Counter()), policy, until=now_ms(), keep_effects=True)
+    replayed, live = await replayed_and_live(harness, offline)
+    assert effective_breach_ids(live) == replayed
+    retractions = [v for v in values(live) if "retracts" in v]
+    assert [(r["retracts"], r["reason"]) for r in retractions] == [(late, "paused_late")]
+    paused = effect_id("L-paused", Rule.FIRST_TOUCH, Severity.BREACH, t0)
+    plain = effect_id("L-plain", Rule.FIRST_TOUCH, Severity.BREACH, t0)
+    assert replayed == {paused, plain}
+    live_records = same_breach_records(offline, live, replayed)
+    assert live_records[paused]["paused_seconds"] == 2
+    assert live_records[paused]["deadline_at"] == format_ms(t0 + 5_000)
+    assert live_records[plain]["paused_seconds"] == 0
+
+
+TOUCHES_POLICY = """\
+version: "touches-1"
+segments:
+  - name: default
+    first_touch: {within: 3s, warn_at: off, touches: {min_call_duration: 30s}}
+    attempts: off
+    disposition: off
+"""
+
+
+async def test_replay_matches_live_for_qualifying_touches(harness: Harness, tmp_path: Path) -> None:
+    """Only qualifying touches meet the rule, live and replayed alike: an automated sequence
+    email and a 10 s call do not (their breaches report them), a 60 s call and a rep's email do."""
+    handed, attempt = EventKind.HANDED_TO_SALES, EventKind.CONTACT_ATTEMPT
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(TOUCHES_POLICY)
+    worker = harness.start_worker(policy_file=str(policy_file))
+    worker.wait_ready()
+    t0 = now_ms()
+    email = {"channel": "email", "outcome": "sent"}
+    call = {"channel": "call", "outcome": "connected"}
+    sent = [
+        crm_event(handed, "L-auto", "au-1", t0, owner="ana", team="t"),
+        crm_event(attempt, "L-auto", "au-2", t0 + 500, automated=True, **email),
+        crm_event(handed, "L-short", "sh-1", t0, owner="ana", team="t"),
+        crm_event(attempt, "L-short", "sh-2", t0 + 500, duration_seconds=10, **call),
+        crm_event(handed, "L-long", "lo-1", t0, owner="bo", team="t"),
+        crm_event(attempt, "L-long", "lo-2", t0 + 500, duration_seconds=60, **call),
+        crm_event(handed, "L-email", "em-1", t0, owner="bo", team="t"),
+        crm_event(attempt, "L-email", "em-2", t0 + 500, automated=False, **email),
+    ]
+    await harness.produce(list(sent), batched=True)
+    await asyncio.sleep(max(0.0, (t0 + 3_000 - now_ms()) / 1000) + 2)
+
+    typed = [orjson.dumps({"type": kind.value, **orjson.loads(value)}) for kind, _, value in sent]
+    offline = replay(
+        read_events(typed, Counter()), load_policy(policy_file), until=now_ms(), keep_effects=True
+    )
+    replayed, live = await replayed_and_live(harness, offline)
+    assert effective_breach_ids(live) == replayed
+    expected = {
+        effect_id(lead, Rule.FIRST_TOUCH, Severity.BREACH, t0) for lead in ("L-auto", "L-short")
+    }
+    assert replayed == expected
+    live_records = same_breach_records(offline, live, replayed)
+    assert {r["non_qualifying_attempts"] for r in live_records.values()} == {1}

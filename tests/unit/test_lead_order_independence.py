@@ -21,7 +21,15 @@ from stream_sla.sla.events import (
     Outcome,
 )
 from stream_sla.sla.lead import LeadState
-from stream_sla.sla.policy import Policy, Reassignment, Segment
+from stream_sla.sla.policy import (
+    AttemptsRule,
+    DispositionRule,
+    FirstTouchRule,
+    Policy,
+    Reassignment,
+    Segment,
+    Touches,
+)
 from stream_sla.sla.snapshot import dump_state, load_state
 
 MIN = 60_000
@@ -107,16 +115,52 @@ def full_lead_events(draw: st.DrawFn) -> list[Event]:
         events.append(HandedToSales(f"h{i}", "L", draw(moments), owner, "t"))
     for i in range(draw(st.integers(0, 8))):
         outcome = draw(st.sampled_from(list(Outcome)))
-        events.append(ContactAttempt(f"a{i}", "L", draw(moments), Channel.CALL, outcome))
+        channel = draw(st.sampled_from([Channel.CALL, Channel.EMAIL]))
+        automated, seconds = draw(st.booleans()), draw(st.sampled_from([None, 10, 60]))
+        events.append(
+            ContactAttempt(
+                f"a{i}",
+                "L",
+                draw(moments),
+                channel,
+                outcome,
+                None,
+                automated,
+                None if seconds is None else seconds * 1000,
+            )
+        )
     for i in range(draw(st.integers(0, 3))):
         status = draw(st.sampled_from(list(LeadStatus)))
         events.append(LeadStatusChanged(f"s{i}", "L", draw(moments), status))
     return events
 
 
+PAUSING = frozenset({"waiting_on_prospect", "meeting_booked"})
 POLICIES = {
     "default": POLICY,
     "reassignment-restart": replace(POLICY, reassignment=Reassignment.RESTART),
+    "pause-on-status": Policy(
+        segments=(
+            Segment(
+                "default",
+                first_touch=FirstTouchRule(pause_on=PAUSING),
+                attempts=replace(AttemptsRule(), pause_on=PAUSING),
+                disposition=DispositionRule(pause_on=frozenset({"meeting_booked"})),
+            ),
+        )
+    ),
+    "qualifying-touches": Policy(
+        segments=(
+            Segment(
+                "default",
+                first_touch=FirstTouchRule(touches=Touches(min_call_ms=30_000)),
+                attempts=replace(
+                    AttemptsRule(),
+                    touches=Touches(outcomes=frozenset({"no_answer", "voicemail", "connected"})),
+                ),
+            ),
+        )
+    ),
     "segmented": Policy(
         segments=(
             Segment("partners", match=(("source", frozenset({"partner"})),), first_touch=None),
@@ -124,8 +168,9 @@ POLICIES = {
         )
     ),
 }
-"""The textbook rules; a re-assignment restarting the clock; a late lead-created that moves
-the lead into a segment without first touch."""
+"""The textbook rules; a re-assignment restarting the clock; clocks paused on statuses (a late
+status can start or end a pause); a late lead-created that moves the lead into a segment
+without first touch."""
 
 
 def live_run(

@@ -224,7 +224,7 @@ BROKEN = [
         """,
         "policy.yaml:6: segments[0].attempts.spacing",
         "unknown key 'spacing' (known: calendar, warn_at, warn_before, compliance_target,"
-        " ladder, min_spacing)",
+        " pause_on, ladder, min_spacing, touches)",
     ),
     (
         "unknown-top-level-key",
