@@ -27,12 +27,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 import faust
 import orjson
 from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError, ProducerFenced
 from faust.app.base import BootStrategy
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -42,10 +44,18 @@ from stream_sla.config import Settings
 from stream_sla.kafka_security import aiokafka_options, faust_credentials
 from stream_sla.metrics import CONSUMER_LAG, CrmLabels, Metrics
 from stream_sla.objectives import PolicyTargets
+from stream_sla.sla.deadlines import Due
 from stream_sla.sla.effects import Severity
+from stream_sla.sla.events import EventKind
 from stream_sla.stream import status
 from stream_sla.stream.dead_letters import BROKER_DEFAULT_MAX_MESSAGE_BYTES, dead_letter_parcel
-from stream_sla.stream.delivery import EXIT_PRODUCE_REFUSED, Delivery, Parcel, Sent
+from stream_sla.stream.delivery import (
+    EXIT_PRODUCE_REFUSED,
+    Delivery,
+    Parcel,
+    ProduceRefused,
+    Sent,
+)
 from stream_sla.stream.processor import (
     LeadProcessor,
     Outbox,
@@ -55,6 +65,7 @@ from stream_sla.stream.processor import (
 )
 from stream_sla.stream.reader import Batch, CrmReader
 from stream_sla.stream.store import changelog_parcels, read_changelog
+from stream_sla.stream.transactions import PartitionProducers
 from stream_sla.stream.web_auth import WebAuth
 from stream_sla.tally import MqlTally
 from stream_sla.topics import TopicCatalog
@@ -79,6 +90,11 @@ def exit_refused(message: str) -> NoReturn:
     whose records Kafka refused. Like a crash (kill -9), which the design already survives."""
     logging.shutdown()
     os._exit(EXIT_PRODUCE_REFUSED)
+
+
+def log_critical(message: str) -> str:
+    log.critical(message)
+    return message
 
 
 class _NoFaustKafka(BootStrategy):
@@ -179,6 +195,7 @@ class SlaWorker:
             settings, list(self._kinds), self._process, self._on_assigned, self._on_revoked
         )
         self.app.add_dependency(self.reader)
+        self.transactions = PartitionProducers(settings) if settings.exactly_once else None
         self.app.timer(settings.tick_interval_seconds, name="deadline-timer")(self.fire_due)
         self._pages()
 
@@ -211,6 +228,10 @@ class SlaWorker:
             for m in rows
         ]
         offsets = {tp: rows[-1].offset + 1 for tp, rows in batch.items()}
+        if self.transactions is not None:
+            async with self._lock:
+                await self._apply_transacted(records, offsets)
+            return
         async with self._lock:
             outbox = self.processor.apply(records)
             await self._send(outbox)  # retractions (late data), acknowledged
@@ -220,6 +241,57 @@ class SlaWorker:
         self._settling = asyncio.ensure_future(self._settle(sent, offsets, previous))
         if previous is not None:
             await previous
+
+    async def _apply_transacted(
+        self, records: list[tuple[EventKind, Record]], offsets: dict[TopicPartition, int]
+    ) -> None:
+        """Exactly-once: each partition's part of the batch in one transaction with its offsets."""
+        by_partition: dict[int, list[tuple[EventKind, Record]]] = {}
+        for kind, record in records:
+            by_partition.setdefault(record.partition, []).append((kind, record))
+        for partition, part in by_partition.items():
+            outbox = self.processor.apply(part)
+            mine = {tp: offset for tp, offset in offsets.items() if tp.partition == partition}
+            parcels = self._violations(outbox) + self._dead_letters(outbox)
+            await self._transact(partition, parcels + self._state_parcels(), mine)
+            self._position.update(mine)
+
+    async def _transact(
+        self, partition: int, parcels: list[Parcel], offsets: dict[TopicPartition, int]
+    ) -> None:
+        """One transaction on the partition's own producer. A refusal aborts it and the whole
+        transaction is sent again (a transaction in error takes no more records) with a
+        doubling backoff for ``produce_retry_seconds``, then exit 75, nothing committed. A fenced
+        producer ends the process at once: another worker owns the partition now."""
+        assert self.transactions is not None
+        producer = self.transactions.producer(partition)
+        once = Delivery(lambda: producer, self.metrics.produce_failures, retry_seconds=0.0)
+        started, backoff = time.monotonic(), 0.25
+        while True:
+            try:
+                async with producer.transaction():
+                    await once.deliver(parcels)
+                    if offsets:
+                        await producer.send_offsets_to_transaction(offsets, self.settings.app_id)
+                return
+            except (ProduceRefused, KafkaError) as exc:
+                cause = exc.__cause__ if isinstance(exc, ProduceRefused) else exc
+                if isinstance(cause, ProducerFenced) or isinstance(exc, ProducerFenced):
+                    exit_refused(
+                        log_critical(f"partition {partition}: producer fenced by a new owner")
+                    )
+                elapsed = time.monotonic() - started
+                if elapsed + backoff > self.settings.produce_retry_seconds:
+                    exit_refused(log_critical(f"partition {partition}: gave up: {exc}"))
+                log.error(
+                    "partition %d: transaction aborted (%s), again in %.2fs",
+                    partition,
+                    exc,
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                parcels = [p.refresh() if p.refresh else p for p in parcels]
 
     async def _settle(
         self,
@@ -235,7 +307,12 @@ class SlaWorker:
     async def _send(self, outbox: Outbox) -> None:
         """Violations and retractions, acknowledged by the broker before this returns (before
         the state that records them may be written)."""
-        parcels = [
+        parcels = self._violations(outbox)
+        if parcels:
+            await self.delivery.deliver(parcels)
+
+    def _violations(self, outbox: Outbox) -> list[Parcel]:
+        return [
             Parcel.one(
                 self._breaches if v.severity is Severity.BREACH else self._warnings,
                 v.lead_id.encode(),
@@ -246,8 +323,6 @@ class SlaWorker:
             Parcel.one(self._breaches, r.lead_id.encode(), orjson.dumps(r.to_record()))
             for r in outbox.retractions
         ]
-        if parcels:
-            await self.delivery.deliver(parcels)
 
     def _dead_letters(self, outbox: Outbox) -> list[Parcel]:
         return [
@@ -280,6 +355,16 @@ class SlaWorker:
             now = self.clock()
             due = self.processor.index.pop_due(now, horizon=self.complete_until)
             if not due:
+                return
+            if self.transactions is not None:
+                by_partition: dict[int, list[Due]] = {}
+                for one in due:
+                    by_partition.setdefault(one.partition, []).append(one)
+                for partition, mine in by_partition.items():
+                    outbox = self.processor.fire(mine, now)
+                    await self._transact(
+                        partition, self._violations(outbox) + self._state_parcels(), {}
+                    )
                 return
             outbox = self.processor.fire(due, now)
             await self._send(outbox)  # the violations, acknowledged before their state is sent
@@ -358,10 +443,15 @@ class SlaWorker:
         partitions = set(waiting)
         started = asyncio.get_running_loop().time()
         options = aiokafka_options(self.settings)
+        isolation = "read_uncommitted"
         try:
+            if self.transactions is not None:
+                # The fence first: a stale owner's open transaction is aborted before we read.
+                await self.transactions.gain(partitions)
+                isolation = "read_committed"
             leads, tallies = await asyncio.gather(
-                read_changelog(options, self.catalog.lead_state, partitions),
-                read_changelog(options, self.catalog.mql_tally, partitions),
+                read_changelog(options, self.catalog.lead_state, partitions, isolation),
+                read_changelog(options, self.catalog.mql_tally, partitions, isolation),
             )
         except Exception as exc:  # no state, no processing: stop loudly rather than wait forever
             log.exception("could not read the state changelogs %s", sorted(partitions))
@@ -385,6 +475,10 @@ class SlaWorker:
             self.processor.restore(partition, leads[partition], tallies[partition])
             waiting[partition].set()
             consumer.resume(*[tp for tp in tps if tp in consumer.assignment()])
+        if self.transactions is not None:  # revoked while we read: not ours to fence with
+            await self.transactions.drop(
+                p for p in partitions if self._recovered.get(p) is not waiting[p]
+            )
         log.info(
             "recovered partitions %s: %d leads, %d pending deadlines, in %.1fs",
             sorted(partitions),
@@ -414,6 +508,8 @@ class SlaWorker:
             self._position.pop(tp, None)
         if restored:
             self.processor.drop_partitions(restored)
+        if self.transactions is not None:
+            await self.transactions.drop(gone)
 
     # -- web ---------------------------------------------------------------------
 
