@@ -123,7 +123,7 @@ class Settings(BaseSettings):
         description="How long a batch waits to fill; bounds the latency it adds to an event.",
     )
     exactly_once: bool = Field(
-        False,
+        True,
         description="One Kafka transaction per input partition and batch holds its breaches,"
         " warnings, dead letters, changelog rows and input offsets (downstream reads with"
         " isolation_level=read_committed). Off: at-least-once, for brokers without"
