@@ -35,6 +35,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench import gateway as gateway_bench
+from bench.core import replay_rate, sweep_rate
 from stream_sla.simulation import SimRecord, SimulationPlan, simulate
 from stream_sla.sla.events import EventKind
 from stream_sla.sla.timestamps import MS_PER_HOUR, format_ms
@@ -239,6 +240,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         results["events"] = total
         results["mean_event_bytes"] = round(statistics.mean(sizes))
         log(f"{total:,} events ({results['mean_event_bytes']} bytes on average)")
+        results["core"] = {**replay_rate(records, workdir), **sweep_rate(args.open_leads)}
+        log(f"without Kafka: {results['core']}")
         produce_s = await produce(h, [(r.kind, r.key, r.value) for r in records])
         log(f"pre-produced in {produce_s:.1f}s")
 
@@ -498,6 +501,13 @@ def table(results: dict[str, Any]) -> str:
         (f"ready from the changelog ({r['changelog_leads']:,} leads)", f"{r['ready_from_changelog_s']} s", "target <= 60 s at 1M"),
         ("two workers / one", f"{s['two_vs_one']:.2f} ({s['two_workers_events_per_s']:,} ev/s)", "target >= 1.6"),
     ]  # fmt: skip
+    if "core" in results:
+        c = results["core"]
+        rows += [
+            ("replay of a file, no Kafka", f"{c['replay_events_per_s']:,} ev/s", "target >= 100,000"),
+            (f"deadline sweep ({c['sweep_breaches']:,} breaches due)", f"{c['sweep_breaches_per_s']:,} breaches/s", "target >= 20,000"),
+            ("worker / Faust agent (exactly-once on)", f"{t['worker_vs_faust_null']:.2f}", "target >= 3"),
+        ]  # fmt: skip
     rows += gateway_bench.rows(results["gateway"]) if "gateway" in results else []
     width = max(len(r[0]) for r in rows)
     return "\n".join(f"{name:<{width}}  {value:<36} {note}" for name, value, note in rows)

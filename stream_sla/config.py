@@ -122,6 +122,13 @@ class Settings(BaseSettings):
         le=5,
         description="How long a batch waits to fill; bounds the latency it adds to an event.",
     )
+    exactly_once: bool = Field(
+        True,
+        description="One Kafka transaction per input partition and batch holds its breaches,"
+        " warnings, dead letters, changelog rows and input offsets (downstream reads with"
+        " isolation_level=read_committed). Off: at-least-once, for brokers without"
+        " transactions.",
+    )
     produce_retry_seconds: float = Field(
         30.0,
         ge=0,

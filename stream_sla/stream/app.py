@@ -1,13 +1,15 @@
-"""The Faust wiring: CRM topics -> a batching agent -> lead state -> breach topics; deadlines.
+"""The worker: CRM topics -> aiokafka batches -> lead state -> breach topics; deadlines.
 
 Design (see shared ENGINEERING-NOTES, "A deadline design that survives restarts", and the
 profile in the README's Benchmarks section):
-- One agent over all four CRM topics (co-partitioned by lead id) takes events in batches
-  (``take_events``) and hands each batch to :class:`LeadProcessor` (``concurrency=1``: Faust
-  #606 commits past unprocessed messages with more).
+- Faust is the runtime (worker command, web views, the deadline timer, lifecycle); the data
+  path is :class:`~stream_sla.stream.reader.CrmReader`, aiokafka's own consumer group over
+  all four CRM topics (co-partitioned by lead id) and producer, a Service of the app: Faust's
+  per-message agent path capped the stage at ~8k events/s (issue 13). Each ``getmany``
+  batch goes to :class:`LeadProcessor`.
 - Lead state lives in memory per partition (the engine's :class:`PartitionState`) and in a compacted
-  changelog topic written once per batch; a partition gained in a rebalance is read from
-  its changelog before its events are processed, and dropped when revoked.
+  changelog topic written once per batch; a partition gained in a rebalance stays paused
+  until it is read from its changelog, and is settled, committed and dropped when revoked.
 - An in-memory :class:`DeadlineIndex`, rebuilt from the wake-up stored with each state.
 - A timer on every worker pops due deadlines of its own partitions, but only of partitions
   whose CRM input is caught up (an attempt that met the deadline may still be unread), and
@@ -16,7 +18,8 @@ profile in the README's Benchmarks section):
 - Every record produced is acknowledged by the broker before the batch's events are
   acknowledged to Faust (so before their offsets can be committed), violations and dead
   letters before the state that records them; a refusal stops progress, and past the retry
-  budget ends the process with nothing of the batch committed (:mod:`delivery`).
+  budget ends the process with nothing of the batch committed (:mod:`delivery`). Offsets
+  are committed by the reader after the batch settled.
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 import faust
 import orjson
-from aiokafka import AIOKafkaProducer
-from faust.types import TP
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError, ProducerFenced
+from faust.app.base import BootStrategy
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -39,11 +44,18 @@ from stream_sla.config import Settings
 from stream_sla.kafka_security import aiokafka_options, faust_credentials
 from stream_sla.metrics import CONSUMER_LAG, CrmLabels, Metrics
 from stream_sla.objectives import PolicyTargets
+from stream_sla.sla.deadlines import Due
 from stream_sla.sla.effects import Severity
+from stream_sla.sla.events import EventKind
 from stream_sla.stream import status
 from stream_sla.stream.dead_letters import BROKER_DEFAULT_MAX_MESSAGE_BYTES, dead_letter_parcel
-from stream_sla.stream.delivery import EXIT_PRODUCE_REFUSED, Delivery, Parcel, Sent
-from stream_sla.stream.faust_internals import aiokafka_consumer, aiokafka_producer, committed_offset
+from stream_sla.stream.delivery import (
+    EXIT_PRODUCE_REFUSED,
+    Delivery,
+    Parcel,
+    ProduceRefused,
+    Sent,
+)
 from stream_sla.stream.processor import (
     LeadProcessor,
     Outbox,
@@ -51,7 +63,9 @@ from stream_sla.stream.processor import (
     Retention,
     wall_clock_ms,
 )
+from stream_sla.stream.reader import Batch, CrmReader
 from stream_sla.stream.store import changelog_parcels, read_changelog
+from stream_sla.stream.transactions import PartitionProducers
 from stream_sla.stream.web_auth import WebAuth
 from stream_sla.tally import MqlTally
 from stream_sla.topics import TopicCatalog
@@ -78,6 +92,21 @@ def exit_refused(message: str) -> NoReturn:
     os._exit(EXIT_PRODUCE_REFUSED)
 
 
+def log_critical(message: str) -> str:
+    log.critical(message)
+    return message
+
+
+class _NoFaustKafka(BootStrategy):
+    """Faust starts no Kafka consumer, producer or conductor: the reader is the data path."""
+
+    enable_kafka = False
+
+
+class _WorkerApp(faust.App):
+    BootStrategy = _NoFaustKafka
+
+
 class SlaWorker:
     """Builds the Faust app for one set of settings; ``app`` is what Faust runs."""
 
@@ -101,7 +130,8 @@ class SlaWorker:
         )
         self.clock = clock
         self.partitions = self.catalog.lead_partitions()
-        self._processed: dict[TP, int] = {}
+        self._position: dict[TopicPartition, int] = {}
+        """Per owned CRM topic-partition, the next offset to process (set once recovered)."""
         self._joined = False
         self._recovered: dict[int, asyncio.Event] = {}
         """The lead partitions this worker owns, each set once its state is in memory."""
@@ -111,7 +141,7 @@ class SlaWorker:
         """The previous batch's delivery, awaited before the next batch returns."""
         self._lock = asyncio.Lock()
         self._rebalancing = False
-        self.app = faust.App(
+        self.app = _WorkerApp(
             settings.app_id,
             broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
             broker_credentials=faust_credentials(settings),
@@ -128,20 +158,6 @@ class SlaWorker:
             topic_replication_factor=settings.topic_replication_factor,
             topic_disable_leader=True,
             table_standby_replicas=0,
-            consumer_auto_offset_reset="earliest",
-            producer_acks=-1,
-            # Changelog batches and violations leave in few produce requests, not one each.
-            producer_linger_ms=settings.producer_linger_ms,
-            producer_max_batch_size=1024 * 1024,
-            producer_max_request_size=4 * 1024 * 1024,
-            stream_buffer_maxsize=4 * settings.batch_max_events,
-            broker_max_poll_records=settings.batch_max_events,
-            consumer_max_fetch_size=4 * 1024 * 1024,
-            broker_commit_interval=1.0,
-            broker_session_timeout=settings.session_timeout_seconds,
-            # Static membership (see README, Operations: readiness after a crash).
-            consumer_group_instance_id=settings.group_instance_id or None,
-            broker_heartbeat_interval=max(1.0, settings.session_timeout_seconds / 10),
         )
         self.processor = LeadProcessor(
             policy,
@@ -174,11 +190,13 @@ class SlaWorker:
             retry_seconds=settings.produce_retry_seconds,
             give_up=exit_refused,
         )
-        crm = raw_topic(self.app, *self._kinds, partitions=self.partitions)
-        self.agent = self.app.agent(crm, name="stream_sla.crm", concurrency=1)(self._process)
+        # Static membership and the group id are the reader's (README, Operations).
+        self.reader = CrmReader(
+            settings, list(self._kinds), self._process, self._on_assigned, self._on_revoked
+        )
+        self.app.add_dependency(self.reader)
+        self.transactions = PartitionProducers(settings) if settings.exactly_once else None
         self.app.timer(settings.tick_interval_seconds, name="deadline-timer")(self.fire_due)
-        self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
-        self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         self._pages()
 
     @property
@@ -187,69 +205,114 @@ class SlaWorker:
         return self._joined and all(e.is_set() for e in self._recovered.values())
 
     def _producer(self) -> AIOKafkaProducer:
-        return aiokafka_producer(self.app)
+        producer = self.reader.producer
+        if producer is None:
+            raise RuntimeError("the reader's producer is not started")
+        return producer
 
     # -- events ----------------------------------------------------------------
 
-    async def _process(self, stream: faust.StreamT[bytes]) -> None:
-        settings = self.settings
+    async def _process(self, batch: Batch) -> None:
+        """One ``getmany`` batch: applied, its records handed to the producer; then the
+        previous batch's delivery is awaited (at most one batch waits for the broker) while
+        this one settles and commits its offsets in the background, in order."""
         kinds = self._kinds
-        batches = stream.take_events(  # type: ignore[attr-defined]
-            settings.batch_max_events, within=settings.batch_within_seconds
-        )
-        async for events in batches:
-            records = [
-                (
-                    kinds[m.topic],
-                    Record(m.topic, m.partition, m.offset, m.key, m.value),
-                )
-                for m in (event.message for event in events)
-            ]
-            owned = {
-                partition
-                for partition in {record.partition for _, record in records}
-                if await self._wait_recovered(partition)
-            }
-            # Events of a partition revoked meanwhile are left to its new owner (Faust does not
-            # commit offsets of revoked partitions, so it will read them again).
-            records = [(kind, record) for kind, record in records if record.partition in owned]
+        recovered = {p for p, done in self._recovered.items() if done.is_set()}
+        # A partition is paused until recovered, so this filter drops nothing in steady state.
+        batch = {tp: rows for tp, rows in batch.items() if tp.partition in recovered and rows}
+        if not batch:
+            return
+        records = [
+            (kinds[tp.topic], Record(tp.topic, tp.partition, m.offset, m.key, m.value or b""))
+            for tp, rows in batch.items()
+            for m in rows
+        ]
+        offsets = {tp: rows[-1].offset + 1 for tp, rows in batch.items()}
+        if self.transactions is not None:
             async with self._lock:
-                outbox = self.processor.apply(records)
-                await self._send(outbox)  # retractions (late data), acknowledged
-                sent = await self.delivery.send(self._dead_letters(outbox) + self._state_parcels())
-            # Faust acknowledges the events when this body returns (take_events); an extra
-            # reference keeps them unacknowledged, so uncommitted, until the broker has every
-            # record of the batch. Meanwhile the next batch is applied; at most one batch waits.
-            for event in events:
-                event.message.incref()
-            settling = asyncio.ensure_future(self._settle(sent, events, stream))
-            previous, self._settling = self._settling, settling
-            if previous is not None:
-                await previous
-            for event in events:
-                self._processed[event.message.tp] = event.message.offset
+                await self._apply_transacted(records, offsets)
+            return
+        async with self._lock:
+            outbox = self.processor.apply(records)
+            await self._send(outbox)  # retractions (late data), acknowledged
+            sent = await self.delivery.send(self._dead_letters(outbox) + self._state_parcels())
+            self._position.update(offsets)
+        previous = self._settling
+        self._settling = asyncio.ensure_future(self._settle(sent, offsets, previous))
+        if previous is not None:
+            await previous
 
-    async def _settle(self, sent: Sent, events: list[Any], stream: faust.StreamT[bytes]) -> None:
-        await self.delivery.settle(sent)  # or the process ends: nothing of the batch is acked
-        for event in events:
-            await stream.ack(event)
+    async def _apply_transacted(
+        self, records: list[tuple[EventKind, Record]], offsets: dict[TopicPartition, int]
+    ) -> None:
+        """Exactly-once: each partition's part of the batch in one transaction with its offsets."""
+        by_partition: dict[int, list[tuple[EventKind, Record]]] = {}
+        for kind, record in records:
+            by_partition.setdefault(record.partition, []).append((kind, record))
+        for partition, part in by_partition.items():
+            outbox = self.processor.apply(part)
+            mine = {tp: offset for tp, offset in offsets.items() if tp.partition == partition}
+            parcels = self._violations(outbox) + self._dead_letters(outbox)
+            await self._transact(partition, parcels + self._state_parcels(), mine)
+            self._position.update(mine)
 
-    async def _wait_recovered(self, partition: int) -> bool:
-        """Wait until this partition's state is in memory; False if it is not ours (any more)."""
-        waited = 0.0
-        while partition not in self._recovered:  # the assignment signal has not run yet
-            if waited > self.settings.session_timeout_seconds:
-                return False
-            await asyncio.sleep(0.05)
-            waited += 0.05
-        recovered = self._recovered[partition]
-        await recovered.wait()
-        return self._recovered.get(partition) is recovered
+    async def _transact(
+        self, partition: int, parcels: list[Parcel], offsets: dict[TopicPartition, int]
+    ) -> None:
+        """One transaction on the partition's own producer. A refusal aborts it and the whole
+        transaction is sent again (a transaction in error takes no more records) with a
+        doubling backoff for ``produce_retry_seconds``, then exit 75, nothing committed. A fenced
+        producer ends the process at once: another worker owns the partition now."""
+        assert self.transactions is not None
+        producer = self.transactions.producer(partition)
+        once = Delivery(lambda: producer, self.metrics.produce_failures, retry_seconds=0.0)
+        started, backoff = time.monotonic(), 0.25
+        while True:
+            try:
+                async with producer.transaction():
+                    await once.deliver(parcels)
+                    if offsets:
+                        await producer.send_offsets_to_transaction(offsets, self.settings.app_id)
+                return
+            except (ProduceRefused, KafkaError) as exc:
+                cause = exc.__cause__ if isinstance(exc, ProduceRefused) else exc
+                if isinstance(cause, ProducerFenced) or isinstance(exc, ProducerFenced):
+                    exit_refused(
+                        log_critical(f"partition {partition}: producer fenced by a new owner")
+                    )
+                elapsed = time.monotonic() - started
+                if elapsed + backoff > self.settings.produce_retry_seconds:
+                    exit_refused(log_critical(f"partition {partition}: gave up: {exc}"))
+                log.error(
+                    "partition %d: transaction aborted (%s), again in %.2fs",
+                    partition,
+                    exc,
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                parcels = [p.refresh() if p.refresh else p for p in parcels]
+
+    async def _settle(
+        self,
+        sent: Sent,
+        offsets: dict[TopicPartition, int],
+        previous: asyncio.Future[None] | None,
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # offsets are committed in batch order
+        await self.delivery.settle(sent)  # or the process ends: nothing of the batch committed
+        await self.reader.commit(offsets)
 
     async def _send(self, outbox: Outbox) -> None:
         """Violations and retractions, acknowledged by the broker before this returns (before
         the state that records them may be written)."""
-        parcels = [
+        parcels = self._violations(outbox)
+        if parcels:
+            await self.delivery.deliver(parcels)
+
+    def _violations(self, outbox: Outbox) -> list[Parcel]:
+        return [
             Parcel.one(
                 self._breaches if v.severity is Severity.BREACH else self._warnings,
                 v.lead_id.encode(),
@@ -260,8 +323,6 @@ class SlaWorker:
             Parcel.one(self._breaches, r.lead_id.encode(), orjson.dumps(r.to_record()))
             for r in outbox.retractions
         ]
-        if parcels:
-            await self.delivery.deliver(parcels)
 
     def _dead_letters(self, outbox: Outbox) -> list[Parcel]:
         return [
@@ -295,6 +356,16 @@ class SlaWorker:
             due = self.processor.index.pop_due(now, horizon=self.complete_until)
             if not due:
                 return
+            if self.transactions is not None:
+                by_partition: dict[int, list[Due]] = {}
+                for one in due:
+                    by_partition.setdefault(one.partition, []).append(one)
+                for partition, mine in by_partition.items():
+                    outbox = self.processor.fire(mine, now)
+                    await self._transact(
+                        partition, self._violations(outbox) + self._state_parcels(), {}
+                    )
+                return
             outbox = self.processor.fire(due, now)
             await self._send(outbox)  # the violations, acknowledged before their state is sent
             sent = await self.delivery.send(self._state_parcels())
@@ -313,7 +384,7 @@ class SlaWorker:
         """
         complete: int | None = None
         for name in self._kinds:
-            tp = TP(name, partition)
+            tp = TopicPartition(name, partition)
             lag = self._lag(tp)
             polled = self._last_fetch_ms(tp)
             if lag is None or lag > 0 or polled is None:
@@ -321,41 +392,42 @@ class SlaWorker:
             complete = polled if complete is None else min(complete, polled)
         return complete
 
-    def _last_fetch_ms(self, tp: TP) -> int | None:
+    def _last_fetch_ms(self, tp: TopicPartition) -> int | None:
+        consumer = self.reader.consumer
+        if consumer is None:
+            return None
         try:
-            consumer = aiokafka_consumer(self.app)
             polled = consumer.last_poll_timestamp(tp)
         except Exception:  # not assigned (any more), or no fetch yet
             return None
         return int(polled) if polled is not None else None
 
-    def _lag(self, tp: TP) -> int | None:
+    def _lag(self, tp: TopicPartition) -> int | None:
         """Highwater minus our position; None while unknown (not assigned, not fetched yet)."""
-        consumer = self.app.consumer
+        consumer = self.reader.consumer
+        position = self._position.get(tp)
+        if consumer is None or position is None:
+            return None
         try:
-            highwater = consumer.highwater(tp)
+            highwater: int | None = consumer.highwater(tp)
         except Exception:
             return None
         if highwater is None or highwater < 0:
             return None
-        committed = committed_offset(self.app, tp) or 0
-        position = max(self._processed.get(tp, -1) + 1, committed)
         return max(0, highwater - position)
 
     # -- ownership -------------------------------------------------------------
 
-    async def _on_assigned(self, app: Any, assigned: set[TP], **_: Any) -> None:
-        """Read the changelog of newly owned partitions in the background; the agent waits
-        for a partition's state before it touches that partition's events."""
+    async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Pause newly owned partitions and read their changelogs in the background; each is
+        resumed once its state is in memory (the reader never hands over its events before)."""
         owned = {tp.partition for tp in assigned if tp.topic in self._kinds}
-        gone = set(self._recovered) - owned
-        for partition in gone:
-            self._recovered.pop(partition).set()  # a waiting agent skips what is not ours
-        if gone:
-            self.processor.drop_partitions(gone)
         gained = owned - set(self._recovered)
         for partition in gained:
             self._recovered[partition] = asyncio.Event()
+        consumer = self.reader.consumer
+        if consumer is not None:
+            consumer.pause(*[tp for tp in assigned if tp.partition in gained])
         self._joined = True
         self._rebalancing = False
         if gained:
@@ -371,20 +443,42 @@ class SlaWorker:
         partitions = set(waiting)
         started = asyncio.get_running_loop().time()
         options = aiokafka_options(self.settings)
+        isolation = "read_uncommitted"
         try:
+            if self.transactions is not None:
+                # The fence first: a stale owner's open transaction is aborted before we read.
+                await self.transactions.gain(partitions)
+                isolation = "read_committed"
             leads, tallies = await asyncio.gather(
-                read_changelog(options, self.catalog.lead_state, partitions),
-                read_changelog(options, self.catalog.mql_tally, partitions),
+                read_changelog(options, self.catalog.lead_state, partitions, isolation),
+                read_changelog(options, self.catalog.mql_tally, partitions, isolation),
             )
         except Exception as exc:  # no state, no processing: stop loudly rather than wait forever
             log.exception("could not read the state changelogs %s", sorted(partitions))
             await self.app.crash(exc)
             return
+        consumer = self.reader.consumer
+        assert consumer is not None
         for partition in sorted(partitions):
             if self._recovered.get(partition) is not waiting[partition]:
                 continue  # revoked while we read (and perhaps gained again: a later read)
+            tps = [TopicPartition(name, partition) for name in self._kinds]
+            try:
+                for tp in tps:
+                    self._position[tp] = await consumer.position(tp)
+            except Exception:  # revoked meanwhile (IllegalStateError): the next owner reads it
+                if self._recovered.get(partition) is waiting[partition]:
+                    raise
+                continue
+            if self._recovered.get(partition) is not waiting[partition]:
+                continue
             self.processor.restore(partition, leads[partition], tallies[partition])
             waiting[partition].set()
+            consumer.resume(*[tp for tp in tps if tp in consumer.assignment()])
+        if self.transactions is not None:  # revoked while we read: not ours to fence with
+            await self.transactions.drop(
+                p for p in partitions if self._recovered.get(p) is not waiting[p]
+            )
         log.info(
             "recovered partitions %s: %d leads, %d pending deadlines, in %.1fs",
             sorted(partitions),
@@ -394,18 +488,36 @@ class SlaWorker:
             extra={"partitions": sorted(partitions)},
         )
 
-    async def _on_revoked(self, app: Any, revoked: set[TP], **_: Any) -> None:
-        """Keep the state: the eager protocol revokes everything on every rebalance, and no one
-        else can own a partition until the assignment that follows; that one drops what we lost.
-        Until then no deadline fires."""
+    async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Finish what is in flight, commit it, and drop the partitions: under the eager
+        protocol another member may own them next, so our state of them is stale after this.
+        No deadline fires until the following assignment."""
         self._rebalancing = True
+        async with self._lock:
+            if self._settling is not None:
+                await asyncio.wait([self._settling])
+            if self._sweeps:
+                await asyncio.wait(list(self._sweeps))  # their state rows, before a new owner reads
+        gone = {tp.partition for tp in revoked if tp.topic in self._kinds}
+        restored = set()
+        for partition in gone:
+            done = self._recovered.pop(partition, None)
+            if done is not None and done.is_set():
+                restored.add(partition)
+        for tp in revoked:
+            self._position.pop(tp, None)
+        if restored:
+            self.processor.drop_partitions(restored)
+        if self.transactions is not None:
+            await self.transactions.drop(gone)
 
     # -- web ---------------------------------------------------------------------
 
     def consumer_lag(self) -> dict[str, int]:
         """Records the broker holds that this worker has not processed, per CRM topic."""
         lag: dict[str, int] = {}
-        for tp in self.app.consumer.assignment():
+        consumer = self.reader.consumer
+        for tp in consumer.assignment() if consumer is not None else ():
             if tp.topic in self._kinds:
                 behind = self._lag(tp)
                 if behind is not None:

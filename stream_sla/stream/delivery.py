@@ -104,7 +104,7 @@ class Delivery:
                 )
                 log.critical(message)
                 if self.give_up is None:
-                    raise ProduceRefused(message)
+                    raise ProduceRefused(message) from error
                 self.give_up(message)
             log.error(
                 "%s; partition progress stopped, attempt %d, retrying in %.2fs",

@@ -64,11 +64,15 @@ def _parcel(
 
 
 async def read_changelog(
-    options: dict[str, Any], topic: str, partitions: Iterable[int]
+    options: dict[str, Any],
+    topic: str,
+    partitions: Iterable[int],
+    isolation_level: str = "read_uncommitted",
 ) -> dict[int, dict[str, bytes]]:
     """Every live key of these partitions: the changelog read from its start to its end.
 
     Values are kept as the bytes we wrote (no decoding here); a tombstone removes its key.
+    With exactly-once outputs ``read_committed``: rows of an aborted transaction never count.
     """
     wanted = [TopicPartition(topic, p) for p in sorted(set(partitions))]
     found: dict[int, dict[str, bytes]] = {tp.partition: {} for tp in wanted}
@@ -79,7 +83,7 @@ async def read_changelog(
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=8 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
-        isolation_level="read_uncommitted",
+        isolation_level=isolation_level,
         **options,
     )
     await consumer.start()

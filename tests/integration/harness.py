@@ -193,6 +193,7 @@ class Harness:
         until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
         timeout: float,  # noqa: ASYNC109 - a read deadline, not a cancellation scope
         settle: float = 0.0,
+        isolation_level: str = "read_uncommitted",
     ) -> list[ConsumerRecord[bytes, bytes]]:
         """Read a topic from the start until ``until(records)`` holds (or time runs out),
         then keep reading ``settle`` seconds more so an unexpected extra record is seen."""
@@ -202,6 +203,7 @@ class Harness:
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             group_id=None,
+            isolation_level=isolation_level,
         )
         await consumer.start()
         records: list[ConsumerRecord[bytes, bytes]] = []

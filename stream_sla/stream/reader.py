@@ -1,0 +1,129 @@
+"""The worker's data path: aiokafka's own consumer group and producer, as a Faust Service.
+
+Why not a Faust agent (issue 13, README Benchmarks): inside an agent every message goes
+through Faust's conductor, channel and stream one at a time; a bare agent that only decodes
+reached ~8k events/s where aiokafka's ``getmany`` alone read ~159k. So the SLA stage reads
+with an :class:`AIOKafkaConsumer` of its own (group id: the app id, static membership when
+``group_instance_id`` is set) and hands whole ``getmany`` batches to the worker. Faust stays
+the runtime: this Service is started and stopped with the app, next to its web views and
+timers.
+
+Partitions follow the group through :class:`_Listener`: a gained partition is paused until
+its state is read back from the changelogs (the worker's ``recover``), then resumed; a
+revoked one is settled first (its in-flight batch delivered and its offsets committed),
+then dropped. So nothing is read twice or skipped across a rebalance; only a crash re-reads
+what was processed after the last commit (at-least-once, with the same breach ids).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from mode import Service
+
+from stream_sla.config import Settings
+from stream_sla.kafka_security import aiokafka_options
+
+log = logging.getLogger(__name__)
+
+Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+
+
+class CrmReader(Service):
+    """Reads the CRM topics in batches and hands each to ``process``; owns the producer too."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        topics: list[str],
+        process: Callable[[Batch], Awaitable[None]],
+        assigned: Callable[[set[TopicPartition]], Awaitable[None]],
+        revoked: Callable[[set[TopicPartition]], Awaitable[None]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.topics = topics
+        self._process = process
+        self._assigned = assigned
+        self._revoked = revoked
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+
+    async def on_start(self) -> None:
+        # aiokafka clients bind to the running loop: built here, not in __init__.
+        settings = self.settings
+        options = aiokafka_options(settings)
+        self.producer = AIOKafkaProducer(
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=settings.producer_linger_ms,
+            max_batch_size=1024 * 1024,
+            max_request_size=4 * 1024 * 1024,
+            **options,
+        )
+        self.consumer = AIOKafkaConsumer(
+            group_id=settings.app_id,
+            group_instance_id=settings.group_instance_id or None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=int(settings.session_timeout_seconds * 1000),
+            heartbeat_interval_ms=int(max(1.0, settings.session_timeout_seconds / 10) * 1000),
+            max_poll_records=settings.batch_max_events,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            fetch_max_bytes=16 * 1024 * 1024,
+            **options,
+        )
+        await self.producer.start()
+        self.consumer.subscribe(self.topics, listener=_Listener(self))
+        await self.consumer.start()
+
+    async def on_stop(self) -> None:
+        # The last batch settles and commits before the consumer leaves.
+        if self.consumer is not None:
+            await self._revoked(set(self.consumer.assignment()))
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+
+    @Service.task
+    async def _read(self) -> None:
+        within_ms = int(self.settings.batch_within_seconds * 1000)
+        most = self.settings.batch_max_events
+        consumer = self.consumer
+        assert consumer is not None  # started in on_start, before any task
+        while not self.should_stop:
+            batch = await consumer.getmany(timeout_ms=within_ms, max_records=most)
+            if batch:
+                await self._process(batch)
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit these next-offsets for partitions still assigned; a commit the group refuses
+        (this member was fenced or is rejoining) leaves the records to their next owner."""
+        consumer = self.consumer
+        if consumer is None:
+            return
+        assigned = consumer.assignment()
+        owned = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if not owned:
+            return
+        try:
+            await consumer.commit(owned)
+        except (CommitFailedError, IllegalStateError) as exc:
+            log.warning("offsets not committed (re-read by the next owner): %s", exc)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, reader: CrmReader) -> None:
+        self.reader = reader
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.reader._revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.reader._assigned(set(assigned))
