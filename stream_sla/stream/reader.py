@@ -13,6 +13,13 @@ its state is read back from the changelogs (the worker's ``recover``), then resu
 revoked one is settled first (its in-flight batch delivered and its offsets committed),
 then dropped. So nothing is read twice or skipped across a rebalance; only a crash re-reads
 what was processed after the last commit (at-least-once, with the same breach ids).
+
+Partitions are shared out with the range assignor, not aiokafka's default round robin: the
+range assignor gives each member the same partition numbers of every topic of equal size, so
+a lead's CRM topics stay on one member. Round robin deals out the
+sorted topic-partitions of all topics in turn: with four 6-partition topics and 4 members,
+partition 0 of the first topic goes to one member and of the second to another (6 % 4 != 0),
+so two members would each hold a part of a lead's events and fight over its transactional id.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from mode import Service
 
@@ -32,6 +40,10 @@ from stream_sla.kafka_security import aiokafka_options
 log = logging.getLogger(__name__)
 
 Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+
+
+COPARTITIONED = (RangePartitionAssignor,)
+"""The assignors of every consumer group that reads lead-keyed topics together."""
 
 
 class CrmReader(Service):
@@ -70,6 +82,7 @@ class CrmReader(Service):
         self.consumer = AIOKafkaConsumer(
             group_id=settings.app_id,
             group_instance_id=settings.group_instance_id or None,
+            partition_assignment_strategy=COPARTITIONED,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=int(settings.session_timeout_seconds * 1000),
