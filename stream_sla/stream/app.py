@@ -103,7 +103,9 @@ class _NoFaustKafka(BootStrategy):
     enable_kafka = False
 
 
-class _WorkerApp(faust.App):
+class ReaderApp(faust.App):
+    """A Faust app whose Kafka data path is a reader Service of ours (the worker, the notifier)."""
+
     BootStrategy = _NoFaustKafka
 
 
@@ -141,7 +143,7 @@ class SlaWorker:
         """The previous batch's delivery, awaited before the next batch returns."""
         self._lock = asyncio.Lock()
         self._rebalancing = False
-        self.app = _WorkerApp(
+        self.app = ReaderApp(
             settings.app_id,
             broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
             broker_credentials=faust_credentials(settings),
@@ -205,10 +207,7 @@ class SlaWorker:
         return self._joined and all(e.is_set() for e in self._recovered.values())
 
     def _producer(self) -> AIOKafkaProducer:
-        producer = self.reader.producer
-        if producer is None:
-            raise RuntimeError("the reader's producer is not started")
-        return producer
+        return self.reader.started_producer()
 
     # -- events ----------------------------------------------------------------
 
