@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 
 
+FETCH_MAX_WAIT_MS = 100
+"""How long the broker holds a fetch that finds nothing new (see ``complete_until``)."""
+
 COPARTITIONED = (RangePartitionAssignor,)
 """The assignors of every consumer group that reads lead-keyed topics together."""
 
@@ -96,6 +99,9 @@ class CrmReader(Service):
             session_timeout_ms=int(settings.session_timeout_seconds * 1000),
             heartbeat_interval_ms=int(max(1.0, settings.session_timeout_seconds / 10) * 1000),
             max_poll_records=settings.batch_max_events,
+            # An idle partition's fetch answers after this wait: the deadline gate's "complete
+            # until" (the last fetch) is at most this stale (aiokafka's default: 500 ms).
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             max_partition_fetch_bytes=4 * 1024 * 1024,
             fetch_max_bytes=16 * 1024 * 1024,
             **options,
