@@ -38,6 +38,16 @@ from stream_sla.sla.effects import (
     effect_id,
     retraction_id,
 )
+from stream_sla.sla.emitted import (
+    MQL_COUNTED,
+    EmittedKey,
+    Measured,
+    MqlCounted,
+    Retracted,
+    Sent,
+    Settled,
+    Skipped,
+)
 from stream_sla.sla.events import (
     CLOSING_STATUSES,
     ContactAttempt,
@@ -151,7 +161,8 @@ class LeadState:
     handoffs: list[Handoff] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     statuses: list[StatusChange] = field(default_factory=list)
-    emitted: set[str] = field(default_factory=set)
+    emitted: set[EmittedKey] = field(default_factory=set)
+    """Typed keys (:mod:`stream_sla.sla.emitted`) of what was published, per cycle start."""
 
     # -- facts ---------------------------------------------------------------
 
@@ -216,9 +227,10 @@ class LeadState:
                 del self.handoffs[position]
                 return Added.FOLDED if handoff is not added else Added.OVER_LIMIT
         dropped = self.handoffs.pop(0)
-        gone = f"/{dropped.at}"
         self.emitted = {
-            key for key in self.emitted if not (key.endswith(gone) or f"{gone}/" in key)
+            key
+            for key in self.emitted
+            if isinstance(key, MqlCounted) or key.cycle_start != dropped.at
         }
         return Added.FOLDED if dropped is not added else Added.OVER_LIMIT
 
@@ -359,25 +371,24 @@ class LeadState:
         retraction is the same whether found by a batch or by a deadline tick.
         """
         effects: list[Effect] = []
-        starts = {str(cycle.started_at) for cycle in cycles}
+        starts = {cycle.started_at for cycle in cycles}
         published: list[tuple[Rule, int]] = []
-        for key in [k for k in self.emitted if "/" in k]:
-            name, kind, at = key.split("/", 3)[:3]
-            if kind == "retracted":
-                continue
-            if at in starts:
-                if kind == Severity.BREACH:
-                    published.append((Rule(name), int(at)))
+        for key in [k for k in self.emitted if not isinstance(k, MqlCounted | Retracted)]:
+            if key.cycle_start in starts:
+                if isinstance(key, Sent) and key.severity is Severity.BREACH:
+                    published.append((key.rule, key.cycle_start))
                 continue
             self.emitted.discard(key)  # the cycle's start moved (rare): follow it
-            if kind == Severity.BREACH:
+            if isinstance(key, Sent) and key.severity is Severity.BREACH:
                 effects.append(
-                    self._retraction(Rule(name), int(at), RetractReason.CYCLE_MOVED, detected_at)
+                    self._retraction(
+                        key.rule, key.cycle_start, RetractReason.CYCLE_MOVED, detected_at
+                    )
                 )
-            elif not kind.endswith("-skipped"):
-                moved_to = _cycle_of_handoff(cycles, int(at))
+            elif not isinstance(key, Skipped):
+                moved_to = _cycle_of_handoff(cycles, key.cycle_start)
                 if moved_to is not None:
-                    self.emitted.add(f"{name}/{kind}/{moved_to}")
+                    self.emitted.add(key._replace(cycle_start=moved_to))
         if not published:
             return effects
         open_breaches: set[tuple[Rule, int]] = set()
@@ -397,7 +408,7 @@ class LeadState:
         for rule, start in published:
             if (rule, start) in open_breaches:
                 continue
-            self.emitted.discard(f"{rule}/breach/{start}")
+            self.emitted.discard(Sent(rule, Severity.BREACH, start))
             if (rule, start) not in ruled:
                 reason = RetractReason.SEGMENT_CHANGED
             elif (rule, start) in closed:
@@ -414,9 +425,9 @@ class LeadState:
     ) -> BreachRetracted:
         """Stamped ``detected_at``, or the newest fact's time when no clock was given."""
         generation = 0
-        while f"{rule}/retracted/{start}/{generation}" in self.emitted:
+        while Retracted(rule, start, generation) in self.emitted:
             generation += 1
-        self.emitted.add(f"{rule}/retracted/{start}/{generation}")
+        self.emitted.add(Retracted(rule, start, generation))
         breach_id = effect_id(self.lead_id, rule, Severity.BREACH, start)
         return BreachRetracted(
             retraction_id(breach_id, generation),
@@ -436,8 +447,8 @@ class LeadState:
     ) -> list[Effect]:
         effects: list[Effect] = []
         profile = self.profile
-        if profile is not None and "mql" not in self.emitted:
-            self.emitted.add("mql")
+        if profile is not None and MQL_COUNTED not in self.emitted:
+            self.emitted.add(MQL_COUNTED)
             effects.append(
                 MqlDelivered(
                     self.lead_id,
@@ -458,7 +469,7 @@ class LeadState:
                 )
         by_start = {cycle.started_at: cycle for cycle in cycles}
         for (started_at, rule), breaches in settled.items():
-            key = f"{rule}/settled/{started_at}"
+            key = Settled(rule, started_at)
             if key in self.emitted or not all(_kept(c) for _, c in breaches):
                 continue
             self.emitted.add(key)
@@ -574,8 +585,8 @@ class LeadState:
             awaiting_first_touch=not tried,
             connected=any(a.outcome == "connected" for a in tried),
             attempts=len(tried),
-            at_risk=any(f"{rule}/warning/{start}" in self.emitted for rule in Rule),
-            breached=any(f"{rule}/breach/{start}" in self.emitted for rule in Rule),
+            at_risk=any(Sent(rule, Severity.WARNING, start) in self.emitted for rule in Rule),
+            breached=any(Sent(rule, Severity.BREACH, start) in self.emitted for rule in Rule),
             owner=cycle.handoffs[-1].owner,
         )
 
@@ -631,7 +642,7 @@ class LeadState:
         touch = self._first_attempt(cycle)
         if touch is None:
             return
-        key = f"{Rule.FIRST_TOUCH}/measured/{cycle.started_at}"
+        key = Measured(cycle.started_at)
         if key in self.emitted:
             return
         self.emitted.add(key)
@@ -676,12 +687,12 @@ class LeadState:
         )
 
     @staticmethod
-    def _key(rule: Rule, severity: Severity, cycle: Cycle) -> str:
-        return f"{rule}/{severity}/{cycle.started_at}"
+    def _key(rule: Rule, severity: Severity, cycle: Cycle) -> Sent:
+        return Sent(rule, severity, cycle.started_at)
 
     @staticmethod
-    def _skip_key(c: Checkpoint, cycle: Cycle) -> str:
-        return f"{c.rule}/{c.severity}-skipped/{cycle.started_at}/{c.due_at}"
+    def _skip_key(c: Checkpoint, cycle: Cycle) -> Skipped:
+        return Skipped(c.rule, c.severity, cycle.started_at, c.due_at)
 
 
 def _pauses(segment: Segment) -> bool:
