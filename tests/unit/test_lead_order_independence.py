@@ -58,7 +58,7 @@ def outcome(events: list[Event], now: int) -> tuple[object, ...]:
     for event in events:
         state.add(event)
     return (
-        sorted(map(repr, state.measures(POLICY) + state.due(POLICY, now))),
+        sorted(map(repr, state.take_measures(POLICY) + state.take_due(POLICY, now))),
         state.next_deadline(POLICY),
         dump_state(state),
     )
@@ -81,7 +81,7 @@ def test_state_survives_a_round_trip_through_bytes(events: list[Event]) -> None:
     state = LeadState("L")
     for event in events:
         state.add(event)
-    state.due(POLICY, 3 * 60 * MIN)
+    state.take_due(POLICY, 3 * 60 * MIN)
     assert load_state("L", dump_state(state)) == state
 
 
@@ -183,11 +183,11 @@ def live_run(
     pending = sorted(checks)
     for arrived_at, event in arrivals:
         while pending and pending[0] < arrived_at:
-            published += state.evaluate(policy, pending.pop(0))[0]
+            published += state.take_verdicts(policy, pending.pop(0))[0]
         if state.add(event):
-            published += state.evaluate(policy, None, seen_at=arrived_at)[0]
+            published += state.take_verdicts(policy, None, seen_at=arrived_at)[0]
     for now in [*pending, end]:
-        published += state.evaluate(policy, now)[0]
+        published += state.take_verdicts(policy, now)[0]
     return published, state
 
 
