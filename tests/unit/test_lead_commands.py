@@ -17,7 +17,13 @@ from stream_sla.sla.events import Channel, ContactAttempt, Event, HandedToSales,
 from stream_sla.sla.lead import LeadState
 from stream_sla.sla.policy import Policy
 
-from .test_lead_order_independence import DAY, LADDER_END, POLICIES, delays, full_lead_events
+from .test_lead_order_independence import (
+    DAY,
+    LADDER_END,
+    POLICIES,
+    drawn_arrivals,
+    full_lead_events,
+)
 
 MIN = 60_000
 WEEK = 7 * DAY
@@ -35,10 +41,7 @@ def assess(state: LeadState, policy: Policy, now: int | None, seen_at: int | Non
 def test_emitted_changed_is_set_exactly_when_emitted_changed(
     events: list[Event], data: st.DataObject
 ) -> None:
-    policy = POLICIES[data.draw(st.sampled_from(sorted(POLICIES)))]
-    arrivals = sorted(
-        ((e.occurred_at + data.draw(delays), e) for e in events), key=lambda pair: pair[0]
-    )
+    policy, arrivals = drawn_arrivals(events, data)
     checks = sorted(data.draw(st.lists(st.integers(0, arrivals[-1][0] + LADDER_END), max_size=8)))
     state = LeadState("L")
     for arrived_at, event in arrivals:

@@ -203,15 +203,22 @@ def effective_breaches(published: list[Effect]) -> dict[str, SlaViolation]:
     return {i: v for i, v in in_effect.items() if v is not None}
 
 
+def drawn_arrivals(
+    events: list[Event], data: st.DataObject
+) -> tuple[Policy, list[tuple[int, Event]]]:
+    """A policy of :data:`POLICIES`, and each event arriving after a delay (within the
+    lateness limit), in arrival order."""
+    policy = POLICIES[data.draw(st.sampled_from(sorted(POLICIES)))]
+    arrivals = [(e.occurred_at + data.draw(delays), e) for e in events]
+    return policy, sorted(arrivals, key=lambda pair: pair[0])
+
+
 @settings(max_examples=400, deadline=timedelta(seconds=5))  # explicit: a loaded 2-core machine
 @given(events=full_lead_events(), data=st.data())
 def test_effective_breaches_equal_an_event_time_replay_whatever_the_arrival_order(
     events: list[Event], data: st.DataObject
 ) -> None:
-    policy = POLICIES[data.draw(st.sampled_from(sorted(POLICIES)))]
-    arrivals = sorted(
-        ((e.occurred_at + data.draw(delays), e) for e in events), key=lambda pair: pair[0]
-    )
+    policy, arrivals = drawn_arrivals(events, data)
     arrivals += [
         (at + data.draw(delays), e)
         for at, e in data.draw(st.lists(st.sampled_from(arrivals), max_size=3))
