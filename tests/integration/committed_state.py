@@ -63,6 +63,9 @@ async def read_until(
         bootstrap_servers=harness.bootstrap,
         enable_auto_commit=False,
         isolation_level="read_committed",
+        # "latest" (the default) raced the seek below: a reset to the end that landed after it
+        # left the position at the end, and the read came back empty
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     try:
