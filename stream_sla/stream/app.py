@@ -134,6 +134,8 @@ class SlaWorker:
         self.partitions = self.catalog.lead_partitions()
         self._position: dict[TopicPartition, int] = {}
         """Per owned CRM topic-partition, the next offset to process (set once recovered)."""
+        self._fetches: dict[TopicPartition, tuple[int | None, int]] = {}
+        """Per owned CRM topic-partition, the two newest fetch answers' arrival times seen."""
         self._joined = False
         self._recovered: dict[int, asyncio.Event] = {}
         """The lead partitions this worker owns, each set once its state is in memory."""
@@ -366,6 +368,7 @@ class SlaWorker:
         """Evaluate every due deadline of a partition whose input is complete up to it."""
         if self._rebalancing or not self.ready:
             return
+        self._note_fetches()
         async with self._lock:
             now = self.clock()
             due = self.processor.index.pop_due(now, horizon=self.complete_until)
@@ -393,9 +396,10 @@ class SlaWorker:
     def complete_until(self, partition: int) -> int | None:
         """Until when every CRM record of this partition is known to be processed.
 
-        That is the time of the oldest last fetch among its CRM topics, provided each of them
-        is fully processed up to its high watermark. A high watermark is only as fresh as the
-        last fetch, so "no lag" alone could hide an attempt written just before a deadline.
+        That is the oldest time a fetch of its CRM topics is known to have been asked at,
+        provided each topic is fully processed up to its high watermark. A high watermark is
+        only as fresh as that fetch, so "no lag" alone could hide an attempt written just
+        before a deadline.
         """
         complete: int | None = None
         for name in self._kinds:
@@ -408,14 +412,40 @@ class SlaWorker:
         return complete
 
     def _last_fetch_ms(self, tp: TopicPartition) -> int | None:
+        """A time before which the newest fetch answer of ``tp`` was asked for: the previous
+        answer's arrival, as noted by :meth:`_note_fetches` (None until two were seen).
+
+        aiokafka's ``last_poll_timestamp`` is when an answer was *processed*, not when the
+        broker built it: an answer that waited in the socket (a long GC pause, SIGSTOP, a
+        busy loop) is stamped late, though it may predate an attempt written before the
+        deadline. The next fetch of a partition is asked only after the previous answer was
+        processed, so that earlier stamp is a safe lower bound of when the broker answered.
+        """
+        self._note_fetch(tp)
+        seen = self._fetches.get(tp)
+        return seen[0] if seen is not None else None
+
+    def _note_fetches(self) -> None:
+        consumer = self.reader.consumer
+        for tp in consumer.assignment() if consumer is not None else ():
+            if tp.topic in self._kinds:
+                self._note_fetch(tp)
+
+    def _note_fetch(self, tp: TopicPartition) -> None:
         consumer = self.reader.consumer
         if consumer is None:
-            return None
+            return
         try:
             polled = consumer.last_poll_timestamp(tp)
         except Exception:  # not assigned (any more), or no fetch yet
-            return None
-        return int(polled) if polled is not None else None
+            return
+        if polled is None:
+            return
+        seen = self._fetches.get(tp)
+        if seen is None:
+            self._fetches[tp] = (None, int(polled))
+        elif seen[1] != polled:
+            self._fetches[tp] = (seen[1], int(polled))
 
     def _lag(self, tp: TopicPartition) -> int | None:
         """Highwater minus our position; None while unknown (not assigned, not fetched yet)."""
@@ -535,6 +565,7 @@ class SlaWorker:
                 restored.add(partition)
         for tp in revoked:
             self._position.pop(tp, None)
+            self._fetches.pop(tp, None)
         if restored:
             self.processor.drop_partitions(restored)
         if self.transactions is not None:
