@@ -21,7 +21,10 @@ FORMAT = 2
 def dump_state(
     state: LeadState, wake_at: int | None = None, summary: LeadSummary | None = None
 ) -> bytes:
-    return orjson.dumps(
+    """The row as exact-size bytes: orjson 3.13 hands back its 4 KiB output buffer as the
+    bytes object, and a row lives as long as its lead in memory (4.1 KB of a live lead's
+    4.7 KB, where a row read back from Kafka is exact: 0.8 KB per lead after recovery)."""
+    row = orjson.dumps(
         [
             FORMAT,
             wake_at,
@@ -33,6 +36,7 @@ def dump_state(
             sorted(state.emitted),
         ]
     )
+    return memoryview(row).tobytes()
 
 
 def load_state(lead_id: str, data: bytes) -> LeadState:
