@@ -126,6 +126,8 @@ class Replay:
             self.result.duplicates += 1  # a duplicate, or over a per-lead limit: no change
         self._record(outcome)
         self.result.events += 1
+        if self.result.events % FLUSH_EVERY == 0:
+            self.engine.take_changes()  # no changelog offline: the rows stay in memory
 
     def finish(self, until: int) -> ReplayResult:
         self._fire_until(until)
@@ -152,7 +154,11 @@ class Replay:
         if self._keep:
             self.result.effects.extend(outcome.effects)
         self.evicted.update(outcome.evicted)
-        self.engine.take_changes()  # no changelog offline: the rows stay in memory
+
+
+FLUSH_EVERY = 32_768
+"""Events between two flushes of the engine's changed leads to rows: a lead touched again
+within them is not decoded and encoded again; at most this many leads are held decoded."""
 
 
 KEEP_EVERY_LEAD = Retention(closed_ms=10**15, idle_ms=10**15)
@@ -161,6 +167,8 @@ KEEP_EVERY_LEAD = Retention(closed_ms=10**15, idle_ms=10**15)
 
 def default_partition(key: bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner (Java client and aiokafka) gives a key."""
+    if partitions == 1:
+        return 0  # a replay's default: no hash per event
     return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 

@@ -105,12 +105,31 @@ class StateChanges:
         return any(self.leads.values()) or any(self.tallies.values())
 
 
+class Settled(NamedTuple):
+    """A lead changed since the last flush, decoded, with what its row will say."""
+
+    state: LeadState
+    wake_at: int | None
+    summary: LeadSummary | None
+
+
+_UNWRITTEN = b""
+"""The row of a lead first settled since the last flush (its row is encoded at the flush)."""
+
+
 class PartitionState:
-    """One partition's leads (changelog rows, gauge summary included) and MQL tally rows."""
+    """One partition's leads (changelog rows, gauge summary included) and MQL tally rows.
+
+    A lead changed since the last :meth:`flush` is held decoded in ``settled`` and encoded
+    once at the flush (once per batch live; a replay flushes every few thousand events), so
+    a lead touched by several events or deadlines in between is decoded and encoded once.
+    ``leads`` has every lead's key; a settled lead's row there is stale until the flush.
+    """
 
     def __init__(self, partition: int) -> None:
         self.partition = partition
         self.leads: dict[str, bytes] = {}
+        self.settled: dict[str, Settled] = {}
         self.tally: dict[tuple[str, str], tuple[int, float]] = {}
         self.lead_changes: dict[str, bytes | None] = {}
         self.tally_changes: dict[str, bytes | None] = {}
@@ -118,6 +137,7 @@ class PartitionState:
     def restore(self, leads: Mapping[str, bytes], tallies: Mapping[str, bytes]) -> None:
         """Install what recovery read from the two changelogs (rows as written)."""
         self.leads = dict(leads)
+        self.settled.clear()
         for key, raw in tallies.items():
             month, source, owner = key.rsplit("|", 2)
             if int(owner) == self.partition:
@@ -125,12 +145,38 @@ class PartitionState:
                 self.tally[(month, source)] = (int(count), float(value))
 
     def write_lead(self, lead_id: str, row: bytes) -> None:
+        self.settled.pop(lead_id, None)
         self.leads[lead_id] = row
         self.lead_changes[lead_id] = row
 
+    def settle_lead(self, settled: Settled) -> None:
+        """Hold a changed lead decoded until the next :meth:`flush` writes its row."""
+        lead_id = settled.state.lead_id
+        self.settled[lead_id] = settled
+        self.leads.setdefault(lead_id, _UNWRITTEN)
+
     def delete_lead(self, lead_id: str) -> None:
+        self.settled.pop(lead_id, None)
         if self.leads.pop(lead_id, None) is not None:
             self.lead_changes[lead_id] = None
+
+    def decoded(self, lead_id: str) -> LeadState | None:
+        """The lead's state: the one held since its last change, or decoded from its row."""
+        held = self.settled.get(lead_id)
+        if held is not None:
+            return held.state
+        raw = self.leads.get(lead_id)
+        return load_state(lead_id, raw) if raw is not None else None
+
+    def flush(self) -> None:
+        """Encode the rows of the leads changed since the last flush."""
+        if not self.settled:
+            return
+        for lead_id, (state, wake_at, summary) in self.settled.items():
+            row = dump_state(state, wake_at, summary)
+            self.leads[lead_id] = row
+            self.lead_changes[lead_id] = row
+        self.settled.clear()
 
     def count_mql(self, month: str, source: str, weight: float) -> None:
         count, value = self.tally.get((month, source), (0, 0.0))
@@ -166,11 +212,17 @@ class SlaEngine(Generic[R]):
 
     def lead_row(self, partition: int, lead_id: str) -> bytes | None:
         part = self.partitions.get(partition)
-        return part.leads.get(lead_id) if part is not None else None
+        if part is None:
+            return None
+        part.flush()
+        return part.leads.get(lead_id)
 
     def lead_rows(self, partition: int) -> Iterator[tuple[str, bytes]]:
         part = self.partitions.get(partition)
-        return iter(part.leads.items()) if part is not None else iter(())
+        if part is None:
+            return iter(())
+        part.flush()
+        return iter(part.leads.items())
 
     def tally_row(self, partition: int, key: str) -> bytes | None:
         """A tally row's current value, by its changelog key (``month|source|partition``)."""
@@ -297,6 +349,7 @@ class SlaEngine(Generic[R]):
         """The rows changed since the last call, per partition, and forget them."""
         changes = StateChanges()
         for partition, part in self.partitions.items():
+            part.flush()
             if part.lead_changes:
                 changes.leads[partition], part.lead_changes = part.lead_changes, {}
             if part.tally_changes:
@@ -326,13 +379,14 @@ class SlaEngine(Generic[R]):
                 part.count_mql(self.month(effect.created_at), source, effect.weight)
         wake = assessment.wake_at
         if write:
-            part.write_lead(state.lead_id, dump_state(state, wake, assessment.summary))
+            part.settle_lead(Settled(state, wake, assessment.summary))
         self.index.schedule(state.lead_id, partition, wake)
         outcome.gauges.append((state.lead_id, partition, assessment.summary))
 
     def _evict(self, lead_id: str, partition: int, outcome: Outcome[R]) -> None:
         part = self.partitions[partition]
-        row = part.leads.get(lead_id)
+        held = part.settled.get(lead_id)
+        row = dump_state(*held) if held is not None else part.leads.get(lead_id)
         part.delete_lead(lead_id)
         self.index.schedule(lead_id, partition, None)
         outcome.gauges.append((lead_id, partition, None))
@@ -340,5 +394,5 @@ class SlaEngine(Generic[R]):
             outcome.evicted.append((lead_id, row))
 
     def _load(self, partition: int, lead_id: str) -> LeadState | None:
-        raw = self.lead_row(partition, lead_id)
-        return load_state(lead_id, raw) if raw is not None else None
+        part = self.partitions.get(partition)
+        return part.decoded(lead_id) if part is not None else None
