@@ -146,6 +146,8 @@ def clock_deadline(calendar: Calendar, start: int, duration: int, paused: Pauses
     run until the pause is spent, the rest runs from the pause's end. An open-ended pause
     before the deadline leaves it at :data:`PAUSED`.
     """
+    if not paused:
+        return calendar.deadline(start, duration)  # the hot path: nothing paused
     remaining = duration
     cursor = start
     for begin, end in paused:
@@ -256,7 +258,10 @@ def _deadline_rule(
     if offset is None:
         return [breach]
     warn_due = clock_deadline(calendar, facts.clock_start, offset, paused)
-    return [breach._replace(severity=Severity.WARNING, due_at=warn_due), breach]
+    warning = Checkpoint(
+        rule, Severity.WARNING, warn_due, deadline, within_ms, satisfied, by_closing, (), paused
+    )
+    return [warning, breach]
 
 
 def _satisfied(kept_at: int | None, closed_at: int | None) -> tuple[int | None, bool]:
