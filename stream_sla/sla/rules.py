@@ -76,8 +76,12 @@ class CycleFacts(NamedTuple):
 
 def qualifying(touches: Touches, facts: CycleFacts) -> tuple[Sequence[Touch], Sequence[Touch]]:
     """(the attempts that count for a rule, the ones kept but not counted)."""
-    if touches is EVERY_TOUCH and not any(t.automated for t in facts.attempts):
-        return facts.attempts, ()  # the default on the hot path: every rep attempt counts
+    if touches is EVERY_TOUCH:
+        for t in facts.attempts:
+            if t.automated:
+                break
+        else:
+            return facts.attempts, ()  # the default on the hot path: every rep attempt counts
     counted: list[Touch] = []
     other: list[Touch] = []
     for t in facts.attempts:
@@ -270,6 +274,7 @@ def _satisfied(kept_at: int | None, closed_at: int | None) -> tuple[int | None, 
     return closed_at, closed_at is not None
 
 
-def _earliest(*moments: int | None) -> int | None:
-    present = [m for m in moments if m is not None]
-    return min(present) if present else None
+def _earliest(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    return a if b is None or a <= b else b
