@@ -480,13 +480,16 @@ class LeadState:
         settled: dict[tuple[int, Rule], list[tuple[Segment, Checkpoint]]] = {}
         for cycle, segment, checkpoint in found:
             if checkpoint.severity is Severity.BREACH:
-                settled.setdefault((cycle.started_at, checkpoint.rule), []).append(
-                    (segment, checkpoint)
-                )
+                at = (cycle.started_at, checkpoint.rule)
+                breaches = settled.get(at)
+                if breaches is None:
+                    settled[at] = [(segment, checkpoint)]
+                else:
+                    breaches.append((segment, checkpoint))
         by_start = {cycle.started_at: cycle for cycle in cycles}
         for (started_at, rule), breaches in settled.items():
             key = Settled(rule, started_at)
-            if key in self.emitted or not all(_kept(c) for _, c in breaches):
+            if key in self.emitted or not _all_kept(breaches):
                 continue
             self.emitted.add(key)
             segment, last = breaches[-1]
@@ -550,10 +553,14 @@ class LeadState:
         return self._next_deadline(self.checkpoints(policy))
 
     def _next_deadline(self, found: list[tuple[Cycle, Segment, Checkpoint]]) -> int | None:
-        pending = [
-            c.due_at for cycle, _, c in found if c.due_at != PAUSED and not self._done(c, cycle)
-        ]
-        return min(pending, default=None)
+        earliest = None
+        for cycle, _, c in found:
+            due = c.due_at
+            if due == PAUSED or (earliest is not None and due >= earliest):
+                continue  # cannot be the earliest: spare the emitted lookups
+            if not self._done(c, cycle):
+                earliest = due
+        return earliest
 
     def unconnected_attempts(self) -> list[tuple[Handoff, int]]:
         """(owner at hand-off, attempts made) per cycle that never connected: follow-up depth."""
@@ -600,13 +607,20 @@ class LeadState:
         cycle = cycles[-1]
         tried = [a for a in self.attempts if a.at >= cycle.started_at]
         start = cycle.started_at
+        at_risk = breached = False
+        for key in self.emitted:  # a handful of keys: one pass, no key built per rule
+            if type(key) is Sent and key.cycle_start == start:
+                if key.severity is Severity.WARNING:
+                    at_risk = True
+                else:
+                    breached = True
         return LeadSummary(
             team=cycle.handoffs[-1].team,
             awaiting_first_touch=not tried,
             connected=any(a.outcome == "connected" for a in tried),
             attempts=len(tried),
-            at_risk=any(Sent(rule, Severity.WARNING, start) in self.emitted for rule in Rule),
-            breached=any(Sent(rule, Severity.BREACH, start) in self.emitted for rule in Rule),
+            at_risk=at_risk,
+            breached=breached,
             owner=cycle.handoffs[-1].owner,
         )
 
@@ -616,7 +630,7 @@ class LeadState:
         """Kept in time, or already emitted (one per rule, severity and cycle), or skipped."""
         if c.satisfied_at is not None and c.satisfied_at <= c.due_at:
             return True
-        if self._key(c.rule, c.severity, cycle) in self.emitted:
+        if Sent(c.rule, c.severity, cycle.started_at) in self.emitted:
             return True
         return c.severity is Severity.WARNING and self._skip_key(c, cycle) in self.emitted
 
@@ -723,8 +737,12 @@ def _pauses(segment: Segment) -> bool:
     )
 
 
-def _kept(c: Checkpoint) -> bool:
-    return c.satisfied_at is not None and c.satisfied_at <= c.deadline_at
+def _all_kept(breaches: list[tuple[Segment, Checkpoint]]) -> bool:
+    """Every breach checkpoint was kept by its deadline (a loop: this runs per assessment)."""
+    for _, c in breaches:  # noqa: SIM110 (a generator per call costs more than the test)
+        if c.satisfied_at is None or c.satisfied_at > c.deadline_at:
+            return False
+    return True
 
 
 F = TypeVar("F", Handoff, Attempt, StatusChange)

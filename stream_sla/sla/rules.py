@@ -9,6 +9,7 @@ the clock, so they cannot disagree between replay and live.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
@@ -190,7 +191,7 @@ def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
         deadline = clock_deadline(rule.calendar, facts.clock_start, rung.within_ms, paused)
         detail: Detail = (
             ("required_attempts", rung.attempts),
-            ("attempts_by_deadline", sum(1 for at in counted if at <= deadline)),
+            ("attempts_by_deadline", bisect.bisect_right(counted, deadline)),
         )
         if other:
             late = sum(1 for t in other if t.at <= deadline)
@@ -229,7 +230,11 @@ def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
 
 
 def counted_attempts(rule: AttemptsRule, touches: Sequence[Touch]) -> list[int]:
-    """Attempt times that count: spaced at least ``min_spacing_ms`` from the last counted one."""
+    """Attempt times that count: spaced at least ``min_spacing_ms`` from the last counted one.
+
+    Sorted, as ``touches`` are (a cycle's attempts are kept in time order)."""
+    if rule.min_spacing_ms <= 0:
+        return [t.at for t in touches]
     counted: list[int] = []
     for at in (t.at for t in touches):
         if not counted or at - counted[-1] >= rule.min_spacing_ms:
