@@ -5,7 +5,8 @@ engine batch and, with exactly-once on (the default), one transaction per input 
 and batch: a larger batch amortises the commit, the changelog write per lead and the
 produce round trip, a smaller one bounds the latency of a batch and the memory it holds.
 Each size reads the same pre-produced backfill on topics of its own (a fresh tenant, so no
-state is restored from another run). ``KAFKA_PORT`` / ``KAFKA_CONTROLLER_PORT`` pin the
+state is restored from another run). ``--py-spy DIR`` records a py-spy profile of the
+worker while it reads, one file per size. ``KAFKA_PORT`` / ``KAFKA_CONTROLLER_PORT`` pin the
 broker's ports (free ones otherwise).
 """
 
@@ -15,6 +16,8 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
+import subprocess
 import sys
 
 from bench.run import ROOT, Broker, backlog, log, produce, until_consumed
@@ -43,7 +46,13 @@ async def run(args: argparse.Namespace) -> list[tuple[int, float]]:
                 "w1", batch_max_events=size, session_timeout_seconds=6, closed_lead_retention="30d"
             )
             worker.wait_ready()
+            spy = None
+            if args.py_spy:
+                spy = py_spy(worker.process.pid, f"{args.py_spy}/worker-{run_number}-{size}.raw")
             first, last = await until_consumed([worker], h, len(records), timeout_s=600)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+                spy.wait(30)
             rate = len(records) / (last - first)
             worker.stop()
             log(f"batch_max_events={size}: {rate:,.0f} events/s")
@@ -51,10 +60,19 @@ async def run(args: argparse.Namespace) -> list[tuple[int, float]]:
     return rows
 
 
+def py_spy(pid: int, out: str) -> subprocess.Popen[bytes]:
+    """Sample the process until SIGINT, then write a raw (collapsed stacks) profile."""
+    command = ["py-spy", "record", "-r", "200", "--format", "raw", "-o", out, "-p", str(pid)]
+    return subprocess.Popen(command)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=12_000)
     parser.add_argument("--sizes", type=int, nargs="+", default=[250, 1000, 2000, 5000, 10000])
+    parser.add_argument(
+        "--py-spy", metavar="DIR", help="profile the worker with py-spy while it reads (raw format)"
+    )
     args = parser.parse_args()
     rows = asyncio.run(run(args))
     print(f"\none worker, {args.leads:,} leads backfilled, exactly-once on; load {os.getloadavg()}")
