@@ -20,11 +20,11 @@ import signal
 import subprocess
 import sys
 
-from bench.run import ROOT, Broker, backlog, log, produce, until_consumed
+from bench.run import ROOT, Broker, backlog, log, produce, rss_bytes, until_consumed
 from tests.integration.harness import Harness
 
 
-async def run(args: argparse.Namespace) -> list[tuple[int, float]]:
+async def run(args: argparse.Namespace) -> list[tuple[int, float, int]]:
     workdir = ROOT / "var" / "bench-batch"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -46,6 +46,7 @@ async def run(args: argparse.Namespace) -> list[tuple[int, float]]:
                 "w1", batch_max_events=size, session_timeout_seconds=6, closed_lead_retention="30d"
             )
             worker.wait_ready()
+            idle_rss = rss_bytes(worker)
             spy = None
             if args.py_spy:
                 spy = py_spy(worker.process.pid, f"{args.py_spy}/worker-{run_number}-{size}.raw")
@@ -54,9 +55,11 @@ async def run(args: argparse.Namespace) -> list[tuple[int, float]]:
                 spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
                 spy.wait(30)
             rate = len(records) / (last - first)
+            leads = int(worker.metrics().get("stream_sla_state_leads") or 1)
+            per_lead = round((rss_bytes(worker) - idle_rss) / leads)
             worker.stop()
-            log(f"batch_max_events={size}: {rate:,.0f} events/s")
-            rows.append((size, rate))
+            log(f"batch_max_events={size}: {rate:,.0f} events/s, RSS growth {per_lead:,} B a lead")
+            rows.append((size, rate, per_lead))
     return rows
 
 
@@ -76,9 +79,9 @@ def main() -> None:
     args = parser.parse_args()
     rows = asyncio.run(run(args))
     print(f"\none worker, {args.leads:,} leads backfilled, exactly-once on; load {os.getloadavg()}")
-    print("| batch_max_events | events/s |\n|---|---|")
-    for size, rate in rows:
-        print(f"| {size:,} | {rate:,.0f} |")
+    print("| batch_max_events | events/s | RSS growth per lead |\n|---|---|---|")
+    for size, rate, per_lead in rows:
+        print(f"| {size:,} | {rate:,.0f} | {per_lead:,} B |")
 
 
 if __name__ == "__main__":
