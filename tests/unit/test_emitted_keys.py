@@ -105,11 +105,32 @@ def test_a_format_2_key_no_release_wrote_is_refused_naming_it(key: str) -> None:
     assert repr(key) in str(refused.value)
 
 
-@pytest.mark.parametrize("item", [[], [9], [0, 1], [1, 0, 1], [1, 7, 0, 5], "mql", [4, "x", 2]])
-def test_a_malformed_format_3_key_is_refused_naming_it(item: object) -> None:
-    with pytest.raises(ValueError, match="not one FORMAT 3 knows") as refused:
-        emitted.decode([[0], item])
-    assert repr(item) in str(refused.value)
+@pytest.mark.parametrize(
+    "value",
+    [[], "mql", {"mql": 1}, [0, 5], [1, [], [[9, 5]]], [0, [], [[0, 0, 5]]],
+     [0, [], [], [[0, 0]]], [0, [], [], [], [[0, 3, 5, 6]]], [1, [], [], [], [], [], [], []]],
+)  # fmt: skip
+def test_malformed_format_3_keys_are_refused_naming_them(value: object) -> None:
+    with pytest.raises(ValueError, match="not what FORMAT 3 writes") as refused:
+        emitted.decode(value)
+    assert repr(value) in str(refused.value)
+
+
+def test_format_3_groups_keys_by_kind_as_short_arrays_of_integers() -> None:
+    keys = {
+        MQL_COUNTED,
+        Sent(Rule.FIRST_TOUCH, Severity.BREACH, 1793620800000),
+        Skipped(Rule.ATTEMPTS, Severity.WARNING, 1793620800000, 1793793600000),
+        Measured(1793620800000),
+        Settled(Rule.DISPOSITION, 1793620800000),
+        Retracted(Rule.FIRST_TOUCH, 1793620800000, 2),
+    }
+    assert orjson.dumps(emitted.encode(keys)) == (
+        b"[1,[1793620800000],[[2,1793620800000]],[[0,1,1793620800000]],"
+        b"[[1,0,1793620800000,1793793600000]],[[0,1793620800000,2]]]"
+    )
+    assert orjson.dumps(emitted.encode({MQL_COUNTED, Measured(1)})) == b"[1,[1]]"
+    assert orjson.dumps(emitted.encode(set())) == b"[0]"
 
 
 def format_2_rows() -> list[tuple[str, bytes]]:
