@@ -11,6 +11,7 @@ import json
 from itertools import combinations
 from pathlib import Path
 
+import jsonschema
 import orjson
 import pytest
 from hypothesis import given
@@ -27,7 +28,9 @@ from stream_sla.sla.emitted import (
     Settled,
     Skipped,
 )
+from stream_sla.sla.lead import LeadState
 from stream_sla.sla.snapshot import FORMAT, dump_state, load_header, load_state
+from stream_sla.topics import TopicCatalog
 
 CHANGELOGS = Path(__file__).parents[1] / "fixtures" / "changelog"
 
@@ -156,3 +159,11 @@ def test_a_recorded_format_2_row_is_rewritten_as_format_3_with_smaller_keys(
     assert load_state(lead, rewritten) == state
     assert load_header(rewritten) == (wake_at, summary)
     assert len(orjson.dumps(orjson.loads(rewritten)[-1])) < len(orjson.dumps(old[-1]))
+
+
+@given(st.sets(keys))
+def test_format_3_rows_validate_against_the_lead_state_topic_schema(
+    original: set[EmittedKey],
+) -> None:
+    schema = TopicCatalog.load().spec("sla.lead-state").value_schema
+    jsonschema.validate(orjson.loads(dump_state(LeadState("L", emitted=original))), schema)
