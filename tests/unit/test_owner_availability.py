@@ -398,3 +398,28 @@ def test_replay_reads_absences_from_its_input_and_hours_from_people(tmp_path: Pa
     assert cli.main([*args, "--violations-out", str(out)]) == 0  # no hours: due before it
     [breach] = [orjson.loads(line) for line in out.read_text().splitlines()]
     assert breach["deadline_at"] == "2026-11-02T17:30:00.000Z"
+
+
+def test_reroutes_shares_and_absences_match_their_topic_schemas() -> None:
+    import jsonschema
+
+    from stream_sla.topics import TopicCatalog
+
+    catalog = TopicCatalog.load()
+    pto = absence("ana", "2026-11-03T10:00:00+00:00", "2026-11-03T18:00:00+00:00")
+    events: list[Event] = [
+        handed("2026-11-03T09:50:00+00:00"),
+        handed("2026-11-03T09:55:00+00:00", owner="bob", eid="h2"),
+    ]
+    bob_away = Absence("e", "pto-2", "bob", pto.starts_at, pto.ends_at, 0, 0)
+    policy = policy_with(OwnerAway.ESCALATE, grace_ms=30 * MIN, within=2 * HOUR)
+    reroute, breach = violations(
+        events, policy, at("2026-11-04T00:00:00+00:00"), Availability(), [pto, bob_away]
+    )
+    jsonschema.validate(reroute.to_record(), catalog.spec("sla.reroutes").value_schema)
+    assert "owners" in breach.to_record()
+    jsonschema.validate(breach.to_record(), catalog.spec("sla.breaches").value_schema)
+    schema = catalog.spec("crm.owner-availability").value_schema
+    for example in schema["examples"]:
+        jsonschema.validate(example, schema)
+        decode_absence(example["absence_id"].encode(), orjson.dumps(example))
