@@ -87,6 +87,8 @@ class PrometheusSink(TypedSink):
             rule = effect.rule.value
             m.rule_outcomes.labels(rule, "breached", team, effect.policy_segment).inc()
             m.rep_rule_outcomes.labels(rule, "breached", team, m.rep(effect.owner)).inc()
+            for rep, share in effect.shares().items():
+                m.rep_breach_share.labels(rule, team, m.rep(rep)).inc(share)
 
     def _retracted(self, effect: BreachRetracted) -> None:
         self.metrics.breaches_retracted.labels(effect.rule.value, effect.reason.value).inc()

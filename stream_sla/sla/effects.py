@@ -131,6 +131,18 @@ class SlaViolation:
             **shares_record(self.owners),
         }
 
+    def shares(self) -> dict[str, float]:
+        """Who is charged how much of this record: the owners by their share of the clock's
+        time (a re-assigned lead), else the owner at the deadline whole."""
+        held = [(o.owner, o.business_ms or (o.held_to - o.held_from)) for o in self.owners]
+        total = sum(ms for _, ms in held)
+        if not total:
+            return {self.owner or "unknown": 1.0}
+        split: dict[str, float] = {}
+        for owner, ms in held:
+            split[owner] = split.get(owner, 0.0) + ms / total
+        return split
+
 
 @dataclass(frozen=True, slots=True)
 class FirstTouchMeasured:
