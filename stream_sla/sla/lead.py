@@ -354,23 +354,32 @@ class LeadState:
                 facts = facts._replace(
                     calling=calling.calendar_for(self.profile.timezone, self.profile.region)
                 )
-            if segment.first_touch is not None:
+            ft, at, dp = segment.first_touch, segment.attempts, segment.disposition
+            if ft is not None:
                 found += [
                     (cycle, segment, c)
-                    for c in _followed(
-                        rules.first_touch, segment.first_touch, facts, cycle, availability
+                    for c in (
+                        rules.first_touch(ft, facts)
+                        if ft.owner_away is TEAM_CALENDAR
+                        else _followed(rules.first_touch, ft, facts, cycle, availability)
                     )
                 ]
-            if segment.attempts is not None:
+            if at is not None:
                 found += [
                     (cycle, segment, c)
-                    for c in _followed(rules.attempts, segment.attempts, facts, cycle, availability)
+                    for c in (
+                        rules.attempts(at, facts)
+                        if at.owner_away is TEAM_CALENDAR
+                        else _followed(rules.attempts, at, facts, cycle, availability)
+                    )
                 ]
-            if segment.disposition is not None:
+            if dp is not None:
                 found += [
                     (cycle, segment, c)
-                    for c in _followed(
-                        rules.disposition, segment.disposition, facts, cycle, availability
+                    for c in (
+                        rules.disposition(dp, facts)
+                        if dp.owner_away is TEAM_CALENDAR
+                        else _followed(rules.disposition, dp, facts, cycle, availability)
                     )
                 ]
         return found
@@ -757,6 +766,10 @@ def _pauses(segment: Segment) -> bool:
     )
 
 
+TEAM_CALENDAR = OwnerAway.TEAM_CALENDAR
+"""The default owner_away: checked inline on the hot path (no call for rules that use it)."""
+
+
 def _clock(rule: Any, cycle: Cycle, availability: Availability) -> rules.Clock:
     """The rule's clock: its calendar, or that calendar while the owner works."""
     if rule.owner_away is OwnerAway.FOLLOW_OWNER_HOURS:
@@ -772,16 +785,14 @@ def _followed(
     cycle: Cycle,
     availability: Availability,
 ) -> list[Checkpoint]:
-    """A rule's checkpoints with its owner_away choice applied (the default costs nothing)."""
+    """A rule's checkpoints with its owner_away choice applied (called only for a rule that
+    does not keep the default team_calendar: the hot path checks that inline)."""
     away = rule.owner_away
-    if away is OwnerAway.TEAM_CALENDAR:
-        found: list[Checkpoint] = evaluate(rule, facts)
-        return found
     segments = holders(cycle.handoffs)
     if away is OwnerAway.FOLLOW_OWNER_HOURS:
         clock = owner_clock(rule.calendar, availability, segments)
         return list(evaluate(rule, facts._replace(clock=clock)))
-    found = list(evaluate(rule, facts))
+    found: list[Checkpoint] = list(evaluate(rule, facts))
     breach = next((c for c in found if c.severity is Severity.BREACH), None)
     if breach is None or breach.due_at == PAUSED:
         return found
