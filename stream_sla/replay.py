@@ -87,6 +87,8 @@ class ReplayResult:
     """The clock at the end: deadlines up to here fired, later ones are still pending."""
     states: dict[str, LeadState] = field(default_factory=dict)
     """Each lead's facts and what was emitted, for per-cycle outcomes and funnel actuals."""
+    availability: Availability = field(default_factory=Availability)
+    """Owners' hours and absences the replay applied (the report's rows read them too)."""
 
 
 class ReplayInputError(ValueError):
@@ -145,6 +147,7 @@ class Replay:
                 self.result.rollup.add_unconnected(handoff.team, handoff.owner, attempts)
         self.result.leads = len(states)
         self.result.states = states
+        self.result.availability = self.engine.availability
         self.result.until = until
         return self.result
 

@@ -32,7 +32,7 @@ def outcomes(result: ReplayResult) -> list[RuleOutcome]:
     """One row per lead, cycle and rule, in lead and cycle order (the CSV's rows)."""
     rows: list[RuleOutcome] = []
     for lead_id in sorted(result.states):
-        rows.extend(rule_outcomes(result.states[lead_id], result.policy))
+        rows.extend(rule_outcomes(result.states[lead_id], result.policy, result.availability))
     rows.sort(key=lambda r: (r.lead_id, r.cycle_started_at, r.rule.value))
     return rows
 

@@ -423,3 +423,20 @@ def test_reroutes_shares_and_absences_match_their_topic_schemas() -> None:
     for example in schema["examples"]:
         jsonschema.validate(example, schema)
         decode_absence(example["absence_id"].encode(), orjson.dumps(example))
+
+
+def test_the_reports_outcome_rows_use_the_same_availability_as_the_replay() -> None:
+    from stream_sla import report
+
+    pto = absence("ana", "2026-11-03T10:00:00+00:00", "2026-11-04T10:00:00+00:00")
+    events: list[Event] = [handed("2026-11-03T09:30:00+00:00")]
+    result = replay(
+        events,
+        policy_with(OwnerAway.FOLLOW_OWNER_HOURS),
+        at("2026-11-05T00:00:00+00:00"),
+        keep_effects=True,
+        absences=[pto],
+    )
+    [row] = report.outcomes(result)
+    assert row.status == "breached"
+    assert row.deadline_at == at("2026-11-04T10:30:00+00:00")
