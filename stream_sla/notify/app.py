@@ -115,7 +115,12 @@ class Notifier:
         self._strikes = self.catalog.name(STRIKES_TOPIC)
         self._dead_letter = self.catalog.dead_letter
         source = raw_topic(
-            self.app, self._warnings, self._breaches, self._lead_state, partitions=partitions
+            self.app,
+            self._warnings,
+            self._breaches,
+            self._lead_state,
+            self.catalog.name("sla.reroutes"),
+            partitions=partitions,
         )
         self.agent = self.app.agent(source, name="stream_sla.notify", concurrency=1)(self._process)
         self.app.timer(1.0, name="release-held")(self.release_due)
@@ -200,7 +205,7 @@ class Notifier:
             if notice.severity == "breach":
                 self._discard(
                     lambda d: (
-                        d.notice.severity == "warning"
+                        d.notice.severity in ("warning", "reroute")
                         and (d.notice.lead_id, d.notice.rule, d.notice.handed_at)
                         == (notice.lead_id, notice.rule, notice.handed_at)
                     )
