@@ -440,3 +440,16 @@ def test_the_reports_outcome_rows_use_the_same_availability_as_the_replay() -> N
     [row] = report.outcomes(result)
     assert row.status == "breached"
     assert row.deadline_at == at("2026-11-04T10:30:00+00:00")
+
+
+def test_escalation_follows_the_owners_local_evening_across_the_dst_change() -> None:
+    # The team works around the clock; Ana's day ends 17:00 London. On Fri 23 Oct (BST) that is
+    # 16:00Z; a lead handed over at 15:50Z with 4h escalates 20 min after 16:00Z = 16:20Z. One
+    # week later (GMT) her day ends at 17:00Z: the same lead at 16:50Z escalates at 17:20Z.
+    hours = Availability({"ana": LONDON_9_TO_5})
+    policy = policy_with(OwnerAway.ESCALATE, grace_ms=20 * MIN, within=4 * HOUR)
+    end = at("2026-11-01T00:00:00+00:00")
+    summer, _ = violations([handed("2026-10-23T15:50:00+00:00")], policy, end, hours)
+    winter, _ = violations([handed("2026-10-30T16:50:00+00:00")], policy, end, hours)
+    assert summer.detected_at == at("2026-10-23T16:20:00+00:00")
+    assert winter.detected_at == at("2026-10-30T17:20:00+00:00")
