@@ -47,7 +47,9 @@ class OwnerAway(enum.StrEnum):
     TEAM_CALENDAR = "team_calendar"
     """The clock runs on the rule's calendar whoever is away: the team covers (the default)."""
     FOLLOW_OWNER_HOURS = "follow_owner_hours"
-    """The clock runs only while the owner holding the lead works (hours, minus absences)."""
+    """The clock runs only while the owner holding the lead works: their hours (in their own
+    zone) instead of the rule's calendar, minus absences; an owner without hours in the
+    directory keeps the rule's calendar, minus absences."""
     ESCALATE = "escalate"
     """The clock runs on the rule's calendar; after ``grace`` of it with the owner away and
     the promise still open, a re-route record goes out (``sla.reroutes``)."""
@@ -111,10 +113,12 @@ class Availability:
         """The owner's absences, merged and sorted."""
         return self._away.get(owner, ())
 
-    def available(self, owner: str, start: int, until: int = FOREVER) -> Iterator[Interval]:
-        """Intervals from ``start`` (to about ``until``) in which the owner works: hours minus
-        absences."""
-        calendar = self.hours.get(owner)
+    def available(
+        self, owner: str, start: int, until: int = FOREVER, otherwise: Calendar | None = None
+    ) -> Iterator[Interval]:
+        """Intervals from ``start`` (to about ``until``) in which the owner works: their hours
+        (``otherwise`` for an owner without hours; None: around the clock) minus absences."""
+        calendar = self.hours.get(owner, otherwise)
         working: Iterator[Interval] = (
             iter(((start, FOREVER),))
             if calendar is None
@@ -154,18 +158,6 @@ def _calendar_intervals(calendar: Calendar, start: int, until: int = FOREVER) ->
     return takewhile(lambda interval: interval[0] < until, calendar._open_intervals_from(start))
 
 
-def intersection(a: Iterator[Interval], b: Iterator[Interval]) -> Iterator[Interval]:
-    x, y = next(a, None), next(b, None)
-    while x is not None and y is not None:
-        low, high = max(x[0], y[0]), min(x[1], y[1])
-        if low < high:
-            yield low, high
-        if x[1] < y[1]:
-            x = next(a, None)
-        else:
-            y = next(b, None)
-
-
 def difference(a: Iterator[Interval], b: Iterator[Interval]) -> Iterator[Interval]:
     """``a`` with every interval of ``b`` cut out."""
     y = next(b, None)
@@ -203,13 +195,17 @@ def holders(handoffs: Sequence[Any]) -> tuple[Holder, ...]:
 
 
 def _held(
-    availability: Availability, segments: Sequence[Holder], start: int, until: int
+    availability: Availability,
+    segments: Sequence[Holder],
+    start: int,
+    until: int,
+    otherwise: Calendar | None = None,
 ) -> Iterator[Interval]:
     """When the owner holding the lead is available, from ``start`` on."""
     for begin, end, owner in segments:
         if end <= start:
             continue
-        for low, high in availability.available(owner, max(begin, start), until):
+        for low, high in availability.available(owner, max(begin, start), until, otherwise):
             if low >= end:
                 break
             yield low, min(high, end)
@@ -264,13 +260,11 @@ class IntervalClock:
 def owner_clock(
     calendar: Calendar, availability: Availability, segments: Sequence[Holder]
 ) -> IntervalClock:
-    """``follow_owner_hours``: the rule's calendar while the owner holding the lead works."""
+    """``follow_owner_hours``: the hours of the owner holding the lead (the rule's calendar
+    for an owner without hours), minus their absences."""
     return IntervalClock(
-        lambda start, until: intersection(
-            _calendar_intervals(calendar, start, until),
-            _held(availability, segments, start, until),
-        ),
-        f"{calendar.name} with the owner's hours",
+        lambda start, until: _held(availability, segments, start, until, calendar),
+        f"{calendar.name} or the owner's hours",
     )
 
 

@@ -453,3 +453,19 @@ def test_escalation_follows_the_owners_local_evening_across_the_dst_change() -> 
     winter, _ = violations([handed("2026-10-30T16:50:00+00:00")], policy, end, hours)
     assert summer.detected_at == at("2026-10-23T16:20:00+00:00")
     assert winter.detected_at == at("2026-10-30T17:20:00+00:00")
+
+
+def test_the_owners_hours_replace_the_rule_calendar_and_without_hours_it_stays() -> None:
+    # The rule's calendar is New York business hours; Kenji works 09:00-18:00 Tokyo, which never
+    # overlaps it: his clock runs on his own hours. Handed Mon 2 Nov 08:30Z (17:30 Tokyo):
+    # 30 min that day, 30 min from Tue 09:00 Tokyo = Tue 00:00Z -> 00:30Z.
+    ny = Calendar("ny", "America/New_York", {d: ((time(9), time(18)),) for d in range(5)})
+    tokyo = Calendar("kenji", "Asia/Tokyo", {d: ((time(9), time(18)),) for d in range(5)})
+    policy = policy_with(OwnerAway.FOLLOW_OWNER_HOURS, calendar=ny)
+    end = at("2026-11-06T00:00:00+00:00")
+    handed_over: list[Event] = [handed("2026-11-02T08:30:00+00:00", owner="kenji")]
+    [breach] = violations(handed_over, policy, end, Availability({"kenji": tokyo}))
+    assert breach.deadline_at == at("2026-11-03T00:30:00+00:00")
+    # without hours in the directory: the rule's calendar, 09:00 New York (14:00Z) + 1h
+    [plain] = violations(handed_over, policy, end, Availability())
+    assert plain.deadline_at == at("2026-11-02T15:00:00+00:00")
