@@ -40,6 +40,10 @@ FOREVER = 2**62
 
 Interval = tuple[int, int]
 
+MAX_ABSENCE_MS = 366 * 86_400_000
+"""Longer absences are refused: a clock that waits for an owner must find them back within the
+calendar's search horizon (three years)."""
+
 
 class OwnerAway(enum.StrEnum):
     """What a rule's clock does while the lead's owner is away (absent, or off their hours)."""
@@ -317,6 +321,12 @@ def absence_from_object(key: bytes | None, obj: object) -> Absence:
     ends_at = parse_timestamp(obj.get("ends_at"), "ends_at")
     if ends_at <= starts_at:
         raise EventRejected(RejectReason.INVALID_VALUE, "ends_at must be after starts_at")
+    if ends_at - starts_at > MAX_ABSENCE_MS:
+        raise EventRejected(
+            RejectReason.INVALID_VALUE,
+            "an absence is at most 366 days (someone gone longer has left: take them out of"
+            " the people directory and re-assign their leads)",
+        )
     recorded = obj.get("recorded_at")
     recorded_at = occurred_at if recorded is None else parse_timestamp(recorded, "recorded_at")
     cancelled = obj.get("cancelled", False)

@@ -285,6 +285,10 @@ def test_absence_records_are_checked_like_crm_events() -> None:
     with pytest.raises(EventRejected) as invalid:
         decode_absence(b"pto-1", backwards)
     assert invalid.value.reason is RejectReason.INVALID_VALUE
+    forever = good.replace(b"2027-01-04", b"2028-01-04")
+    with pytest.raises(EventRejected) as too_long:
+        decode_absence(b"pto-1", forever)
+    assert "at most 366 days" in too_long.value.detail
 
 
 @pytest.mark.parametrize(
