@@ -109,6 +109,10 @@ class Availability:
             self._rebuild(known.owner)
         return True
 
+    def always_available(self, segments: Sequence[Holder]) -> bool:
+        """No holder has working hours or an absence: every clock is the rule's calendar."""
+        return not any(owner in self.hours or owner in self._away for _, _, owner in segments)
+
     def absences(self) -> Iterator[Absence]:
         """The newest version of every absence (what a snapshot of the topic holds)."""
         return iter(self._absences.values())

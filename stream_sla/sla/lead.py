@@ -773,7 +773,9 @@ TEAM_CALENDAR = OwnerAway.TEAM_CALENDAR
 def _clock(rule: Any, cycle: Cycle, availability: Availability) -> rules.Clock:
     """The rule's clock: its calendar, or that calendar while the owner works."""
     if rule.owner_away is OwnerAway.FOLLOW_OWNER_HOURS:
-        return owner_clock(rule.calendar, availability, holders(cycle.handoffs))
+        segments = holders(cycle.handoffs)
+        if not availability.always_available(segments):
+            return owner_clock(rule.calendar, availability, segments)
     calendar: rules.Clock = rule.calendar
     return calendar
 
@@ -789,10 +791,13 @@ def _followed(
     does not keep the default team_calendar: the hot path checks that inline)."""
     away = rule.owner_away
     segments = holders(cycle.handoffs)
+    if availability.always_available(segments):
+        found: list[Checkpoint] = evaluate(rule, facts)
+        return found  # nobody holding the lead has hours or absences: nothing to follow
     if away is OwnerAway.FOLLOW_OWNER_HOURS:
         clock = owner_clock(rule.calendar, availability, segments)
         return list(evaluate(rule, facts._replace(clock=clock)))
-    found: list[Checkpoint] = list(evaluate(rule, facts))
+    found = list(evaluate(rule, facts))
     breach = next((c for c in found if c.severity is Severity.BREACH), None)
     if breach is None or breach.due_at == PAUSED:
         return found
