@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from stream_sla.notify.model import Delivery, Notice
 from stream_sla.sla.effects import Rule, Severity
+from stream_sla.sla.emitted import Sent
 from stream_sla.sla.lead import LeadState
 from stream_sla.sla.policy import Policy
 
@@ -28,7 +29,7 @@ def moot(delivery: Delivery, state: LeadState, policy: Policy) -> bool:
     if cycle.closed_at is not None:
         return True
     if notice.severity != Severity.BREACH.value and (
-        f"{notice.rule}/{Severity.BREACH.value}/{cycle.started_at}" in state.emitted
+        Sent(Rule(notice.rule), Severity.BREACH, cycle.started_at) in state.emitted
     ):
         return True
     if delivery.escalation:

@@ -252,7 +252,7 @@ class SlaEngine(Generic[R]):
                 elif added is not Added.NEW:
                     outcome.limited[f"{kind.value.replace('-', '_')}_{added.value}"] += 1
             if changed:
-                assessment = self._assess(state, None, seen_at=now)
+                assessment = self._take_assessment(state, None, seen_at=now)
                 self._settle(state, partition, assessment, outcome, write=True)
         return outcome
 
@@ -266,14 +266,14 @@ class SlaEngine(Generic[R]):
             state = self._load(deadline.partition, deadline.lead_id)
             if state is None:
                 continue  # evicted already: nothing can be due
-            emitted_before = set(state.emitted)
-            assessment = self._assess(state, now)
+            assessment = self._take_assessment(state, now)
             nothing_due = assessment.next_deadline is None or assessment.next_deadline > now
             if not assessment.effects and nothing_due and now >= assessment.evict_at:
                 self._evict(state.lead_id, deadline.partition, outcome)
                 continue
-            changed = state.emitted != emitted_before
-            self._settle(state, deadline.partition, assessment, outcome, write=changed)
+            self._settle(
+                state, deadline.partition, assessment, outcome, write=assessment.emitted_changed
+            )
         return outcome
 
     def apply_absences(self, absences: Iterable[Absence], now: int) -> int:
@@ -334,8 +334,10 @@ class SlaEngine(Generic[R]):
 
     # -- the work ----------------------------------------------------------------
 
-    def _assess(self, state: LeadState, now: int | None, seen_at: int | None = None) -> Assessment:
-        return state.assess(
+    def _take_assessment(
+        self, state: LeadState, now: int | None, seen_at: int | None = None
+    ) -> Assessment:
+        return state.take_assessment(
             self.policy,
             now,
             self.retention.closed_ms,

@@ -48,6 +48,16 @@ from stream_sla.sla.effects import (
     effect_id,
     retraction_id,
 )
+from stream_sla.sla.emitted import (
+    MQL_COUNTED,
+    EmittedKey,
+    Measured,
+    MqlCounted,
+    Retracted,
+    Sent,
+    Settled,
+    Skipped,
+)
 from stream_sla.sla.events import (
     CLOSING_STATUSES,
     ContactAttempt,
@@ -138,6 +148,9 @@ class Assessment(NamedTuple):
     next_deadline: int | None
     evict_at: int
     summary: LeadSummary | None
+    emitted_changed: bool
+    """``emitted`` changed (an effect, a skipped warning, a key that followed its cycle):
+    the lead's row must be written even when no fact changed."""
 
     @property
     def wake_at(self) -> int:
@@ -162,7 +175,8 @@ class LeadState:
     handoffs: list[Handoff] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     statuses: list[StatusChange] = field(default_factory=list)
-    emitted: set[str] = field(default_factory=set)
+    emitted: set[EmittedKey] = field(default_factory=set)
+    """Typed keys (:mod:`stream_sla.sla.emitted`) of what was published, per cycle start."""
 
     # -- facts ---------------------------------------------------------------
 
@@ -228,9 +242,10 @@ class LeadState:
                 del self.handoffs[position]
                 return Added.FOLDED if handoff is not added else Added.OVER_LIMIT
         dropped = self.handoffs.pop(0)
-        gone = f"/{dropped.at}"
         self.emitted = {
-            key for key in self.emitted if not (key.endswith(gone) or f"{gone}/" in key)
+            key
+            for key in self.emitted
+            if isinstance(key, MqlCounted) or key.cycle_start != dropped.at
         }
         return Added.FOLDED if dropped is not added else Added.OVER_LIMIT
 
@@ -292,7 +307,7 @@ class LeadState:
             "team": cycle.handoffs[0].team,
         }
 
-    def evaluate(
+    def take_verdicts(
         self,
         policy: Policy,
         now: int | None,
@@ -300,11 +315,15 @@ class LeadState:
         availability: Availability = NOBODY_AWAY,
     ) -> tuple[list[Effect], int | None]:
         """The hot path: retractions, measures, what is due by ``now`` (if given) and the next
-        deadline, from one pass over the facts. ``now=None`` when the clock may not be trusted
-        yet (live, outside a deadline tick); ``seen_at`` then stamps retractions."""
-        return self._verdicts(policy, now, self.cycles(), seen_at, availability)
+        deadline, from one pass over the facts; the effects returned are marked emitted.
+        ``now=None`` when the clock may not be trusted yet (live, outside a deadline tick);
+        ``seen_at`` then stamps retractions."""
+        effects, next_deadline, _ = self._verdicts(
+            policy, now, self.cycles(), seen_at, availability
+        )
+        return effects, next_deadline
 
-    def assess(
+    def take_assessment(
         self,
         policy: Policy,
         now: int | None,
@@ -313,15 +332,19 @@ class LeadState:
         seen_at: int | None = None,
         availability: Availability = NOBODY_AWAY,
     ) -> Assessment:
-        """:meth:`evaluate`, :meth:`evict_at` and :meth:`summary` at the cost of one: the
-        worker needs all three per change, and the cycles under them are the costly part."""
+        """:meth:`take_verdicts`, :meth:`evict_at` and :meth:`summary` at the cost of one: the
+        worker needs all three per change, and the cycles under them are the costly part.
+        ``emitted_changed`` spares the caller a copy of ``emitted`` to compare."""
         cycles = self.cycles()
-        effects, next_deadline = self._verdicts(policy, now, cycles, seen_at, availability)
+        effects, next_deadline, emitted_changed = self._verdicts(
+            policy, now, cycles, seen_at, availability
+        )
         return Assessment(
             effects,
             next_deadline,
             self._evict_at(cycles, closed_retention_ms, idle_retention_ms),
             self._summary(cycles),
+            emitted_changed,
         )
 
     def _verdicts(
@@ -331,13 +354,17 @@ class LeadState:
         cycles: list[Cycle],
         seen_at: int | None = None,
         availability: Availability = NOBODY_AWAY,
-    ) -> tuple[list[Effect], int | None]:
+    ) -> tuple[list[Effect], int | None, bool]:
+        """Effects, next deadline, and whether ``emitted`` changed: every effect adds a key
+        of its own; a reconciliation or a skipped warning may change it with no effect."""
         found = self.checkpoints(policy, cycles, availability)
-        effects = self._reconcile(cycles, found, _first_given(seen_at, now))
+        effects, moved = self._reconcile(cycles, found, _first_given(seen_at, now))
         effects += self._measures(policy, cycles, found, availability)
+        skipped = False
         if now is not None:
-            effects += self._due(policy, now, found, availability)
-        return effects, self._next_deadline(found)
+            due, skipped = self._due(policy, now, found, availability)
+            effects += due
+        return effects, self._next_deadline(found), bool(effects) or moved or skipped
 
     def checkpoints(
         self,
@@ -384,22 +411,25 @@ class LeadState:
                 ]
         return found
 
-    def measures(self, policy: Policy, availability: Availability = NOBODY_AWAY) -> list[Effect]:
+    def take_measures(
+        self, policy: Policy, availability: Availability = NOBODY_AWAY
+    ) -> list[Effect]:
         """What the facts alone settle, once each: the MQL, first-touch speed, rules met
-        (after the retractions late facts call for)."""
+        (after the retractions late facts call for); the effects returned are marked emitted."""
         cycles = self.cycles()
         found = self.checkpoints(policy, cycles, availability)
-        return self._reconcile(cycles, found, None) + self._measures(
-            policy, cycles, found, availability
-        )
+        effects, _ = self._reconcile(cycles, found, None)
+        return effects + self._measures(policy, cycles, found, availability)
 
     def _reconcile(
         self,
         cycles: list[Cycle],
         found: list[tuple[Cycle, Segment, Checkpoint]],
         detected_at: int | None,
-    ) -> list[Effect]:
+    ) -> tuple[list[Effect], bool]:
         """Bring what was published in line with the facts; retract breaches no longer deserved.
+        Returns the retractions, and whether a key followed a moved cycle (or was dropped with
+        it), which changes ``emitted`` with no effect.
 
         A cycle's start is its identity in ``emitted``. When a late earlier hand-off moves it,
         the warnings and measures already sent follow the cycle (they are not sent again),
@@ -409,27 +439,28 @@ class LeadState:
         retraction is the same whether found by a batch or by a deadline tick.
         """
         effects: list[Effect] = []
-        starts = {str(cycle.started_at) for cycle in cycles}
+        moved = False
+        starts = {cycle.started_at for cycle in cycles}
         published: list[tuple[Rule, int]] = []
-        for key in [k for k in self.emitted if "/" in k]:
-            name, kind, at = key.split("/", 3)[:3]
-            if kind == "retracted":
-                continue
-            if at in starts:
-                if kind == Severity.BREACH:
-                    published.append((Rule(name), int(at)))
+        for key in [k for k in self.emitted if not isinstance(k, MqlCounted | Retracted)]:
+            if key.cycle_start in starts:
+                if isinstance(key, Sent) and key.severity is Severity.BREACH:
+                    published.append((key.rule, key.cycle_start))
                 continue
             self.emitted.discard(key)  # the cycle's start moved (rare): follow it
-            if kind == Severity.BREACH:
+            moved = True
+            if isinstance(key, Sent) and key.severity is Severity.BREACH:
                 effects.append(
-                    self._retraction(Rule(name), int(at), RetractReason.CYCLE_MOVED, detected_at)
+                    self._retraction(
+                        key.rule, key.cycle_start, RetractReason.CYCLE_MOVED, detected_at
+                    )
                 )
-            elif not kind.endswith("-skipped"):
-                moved_to = _cycle_of_handoff(cycles, int(at))
+            elif not isinstance(key, Skipped):
+                moved_to = _cycle_of_handoff(cycles, key.cycle_start)
                 if moved_to is not None:
-                    self.emitted.add(f"{name}/{kind}/{moved_to}")
+                    self.emitted.add(key._replace(cycle_start=moved_to))
         if not published:
-            return effects
+            return effects, moved
         open_breaches: set[tuple[Rule, int]] = set()
         closed: set[tuple[Rule, int]] = set()
         ruled: set[tuple[Rule, int]] = set()
@@ -447,7 +478,7 @@ class LeadState:
         for rule, start in published:
             if (rule, start) in open_breaches:
                 continue
-            self.emitted.discard(f"{rule}/breach/{start}")
+            self.emitted.discard(Sent(rule, Severity.BREACH, start))
             if (rule, start) not in ruled:
                 reason = RetractReason.SEGMENT_CHANGED
             elif (rule, start) in closed:
@@ -457,16 +488,16 @@ class LeadState:
             else:
                 reason = RetractReason.MET_LATE
             effects.append(self._retraction(rule, start, reason, detected_at))
-        return effects
+        return effects, moved
 
     def _retraction(
         self, rule: Rule, start: int, reason: RetractReason, detected_at: int | None
     ) -> BreachRetracted:
         """Stamped ``detected_at``, or the newest fact's time when no clock was given."""
         generation = 0
-        while f"{rule}/retracted/{start}/{generation}" in self.emitted:
+        while Retracted(rule, start, generation) in self.emitted:
             generation += 1
-        self.emitted.add(f"{rule}/retracted/{start}/{generation}")
+        self.emitted.add(Retracted(rule, start, generation))
         breach_id = effect_id(self.lead_id, rule, Severity.BREACH, start)
         return BreachRetracted(
             retraction_id(breach_id, generation),
@@ -487,8 +518,8 @@ class LeadState:
     ) -> list[Effect]:
         effects: list[Effect] = []
         profile = self.profile
-        if profile is not None and "mql" not in self.emitted:
-            self.emitted.add("mql")
+        if profile is not None and MQL_COUNTED not in self.emitted:
+            self.emitted.add(MQL_COUNTED)
             effects.append(
                 MqlDelivered(
                     self.lead_id,
@@ -509,7 +540,7 @@ class LeadState:
                 )
         by_start = {cycle.started_at: cycle for cycle in cycles}
         for (started_at, rule), breaches in settled.items():
-            key = f"{rule}/settled/{started_at}"
+            key = Settled(rule, started_at)
             if key in self.emitted or not all(_kept(c) for _, c in breaches):
                 continue
             self.emitted.add(key)
@@ -542,7 +573,7 @@ class LeadState:
             )
         return effects
 
-    def due(self, policy: Policy, now: int) -> list[Effect]:
+    def take_due(self, policy: Policy, now: int) -> list[Effect]:
         """Warnings and breaches due by ``now`` and not yet emitted; marks them emitted.
 
         Only call with a ``now`` that every event up to it has been applied for:
@@ -554,7 +585,8 @@ class LeadState:
         """
         cycles = self.cycles()
         found = self.checkpoints(policy, cycles)
-        return self._reconcile(cycles, found, now) + self._due(policy, now, found)
+        retractions, _ = self._reconcile(cycles, found, now)
+        return retractions + self._due(policy, now, found)[0]
 
     def _due(
         self,
@@ -562,8 +594,10 @@ class LeadState:
         now: int,
         found: list[tuple[Cycle, Segment, Checkpoint]],
         availability: Availability = NOBODY_AWAY,
-    ) -> list[Effect]:
+    ) -> tuple[list[Effect], bool]:
+        """What fell due, and whether a warning was skipped (marked, with no effect)."""
         effects: list[Effect] = []
+        skipped = False
         for cycle, segment, c in found:
             if now < c.due_at or self._done(c, cycle):
                 continue
@@ -571,13 +605,14 @@ class LeadState:
                 now >= c.deadline_at or (c.satisfied_at is not None and c.satisfied_at <= now)
             ):
                 self.emitted.add(self._skip_key(c, cycle))
+                skipped = True
                 continue
             self.emitted.add(self._key(c.rule, c.severity, cycle))
             effects.append(self._violation(c, cycle, segment, now, policy, availability))
-        return effects
+        return effects, skipped
 
     def next_deadline(self, policy: Policy) -> int | None:
-        """The earliest moment at which :meth:`due` could emit something new."""
+        """The earliest moment at which :meth:`take_due` could emit something new."""
         return self._next_deadline(self.checkpoints(policy))
 
     def _next_deadline(self, found: list[tuple[Cycle, Segment, Checkpoint]]) -> int | None:
@@ -636,8 +671,8 @@ class LeadState:
             awaiting_first_touch=not tried,
             connected=any(a.outcome == "connected" for a in tried),
             attempts=len(tried),
-            at_risk=any(f"{rule}/warning/{start}" in self.emitted for rule in Rule),
-            breached=any(f"{rule}/breach/{start}" in self.emitted for rule in Rule),
+            at_risk=any(Sent(rule, Severity.WARNING, start) in self.emitted for rule in Rule),
+            breached=any(Sent(rule, Severity.BREACH, start) in self.emitted for rule in Rule),
             owner=cycle.handoffs[-1].owner,
         )
 
@@ -693,7 +728,7 @@ class LeadState:
         touch = self._first_attempt(cycle)
         if touch is None:
             return
-        key = f"{Rule.FIRST_TOUCH}/measured/{cycle.started_at}"
+        key = Measured(cycle.started_at)
         if key in self.emitted:
             return
         self.emitted.add(key)
@@ -750,12 +785,12 @@ class LeadState:
         )
 
     @staticmethod
-    def _key(rule: Rule, severity: Severity, cycle: Cycle) -> str:
-        return f"{rule}/{severity}/{cycle.started_at}"
+    def _key(rule: Rule, severity: Severity, cycle: Cycle) -> Sent:
+        return Sent(rule, severity, cycle.started_at)
 
     @staticmethod
-    def _skip_key(c: Checkpoint, cycle: Cycle) -> str:
-        return f"{c.rule}/{c.severity}-skipped/{cycle.started_at}/{c.due_at}"
+    def _skip_key(c: Checkpoint, cycle: Cycle) -> Skipped:
+        return Skipped(c.rule, c.severity, cycle.started_at, c.due_at)
 
 
 def _pauses(segment: Segment) -> bool:

@@ -7,8 +7,9 @@ touch and what followed (connected, qualified, won) to test "a follow-up within 
 hour is almost 7x as likely to reach a decision maker" on the company's own data.
 
 Both are read from a :class:`LeadState` after a replay: its checkpoints give the
-deadlines, its ``emitted`` keys say which breaches went out, so a row's status is
-the engine's own verdict, never a second opinion. Pure: no clock, no I/O.
+deadlines, its ``emitted`` keys (:class:`~stream_sla.sla.emitted.Sent`) say which breaches
+went out, so a row's status is the engine's own verdict, never a second opinion. Pure: no
+clock, no I/O.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 from stream_sla.sla.availability import NOBODY_AWAY, Availability
 from stream_sla.sla.effects import Rule, Severity
+from stream_sla.sla.emitted import Sent
 from stream_sla.sla.events import LeadStatus, Outcome
 from stream_sla.sla.lead import Cycle, Handoff, LeadState
 from stream_sla.sla.policy import Policy
@@ -68,7 +70,7 @@ def rule_outcomes(
         segment_name = found[-1][0]
         checkpoints = [c for _, c in found]
         unkept = [c for c in checkpoints if not _kept(c)]
-        if f"{rule}/{Severity.BREACH}/{started_at}" in state.emitted:
+        if Sent(rule, Severity.BREACH, started_at) in state.emitted:
             status, decided = Status.BREACHED, unkept[0] if unkept else checkpoints[-1]
         elif unkept:
             status, decided = Status.PENDING, unkept[0]

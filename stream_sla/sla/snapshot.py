@@ -3,7 +3,9 @@
 Positional JSON arrays keep a typical lead to a few hundred bytes; the leading
 format number lets a later release read what an older one wrote. The lead's next
 wake-up and its gauge summary come first, so recovering a million leads reads two
-fields per lead instead of re-evaluating every one of them.
+fields per lead instead of re-evaluating every one of them. What the lead already
+published (its emitted keys) is encoded by :mod:`stream_sla.sla.emitted`, the one owner of
+that wire form.
 """
 
 from __future__ import annotations
@@ -12,10 +14,15 @@ from typing import Any
 
 import orjson
 
+from stream_sla.sla import emitted
 from stream_sla.sla.lead import Attempt, Handoff, LeadState, LeadSummary, Profile, StatusChange
 
-FORMAT = 2
-"""Format 1 (facts only) lived in the Faust table's changelog, which nothing reads any more."""
+FORMAT = 3
+"""Format 3 writes emitted keys as arrays of integers (:func:`emitted.encode`). Format 2 wrote
+them as strings; its rows are still read (a changelog is taken over from the release that
+wrote it) and rewritten as format 3 the next time the lead changes. Format 1 (facts only)
+lived in the Faust table's changelog, which nothing reads any more."""
+READABLE = (2, 3)
 
 
 def dump_state(
@@ -30,20 +37,21 @@ def dump_state(
             [tuple(h) for h in state.handoffs],
             [tuple(a) for a in state.attempts],
             [tuple(s) for s in state.statuses],
-            sorted(state.emitted),
+            emitted.encode(state.emitted),
         ]
     )
 
 
 def load_state(lead_id: str, data: bytes) -> LeadState:
-    profile, handoffs, attempts, statuses, emitted = _expect_format(orjson.loads(data))[3:]
+    row = _expect_format(orjson.loads(data))
+    profile, handoffs, attempts, statuses, keys = row[3:]
     return LeadState(
         lead_id,
         profile=Profile(*profile) if profile else None,
         handoffs=[Handoff(*h) for h in handoffs],
         attempts=[Attempt(*a) for a in attempts],
         statuses=[StatusChange(*s) for s in statuses],
-        emitted=set(emitted),
+        emitted=emitted.decode(keys) if row[0] == FORMAT else emitted.from_format_2(keys),
     )
 
 
@@ -54,6 +62,6 @@ def load_header(data: bytes) -> tuple[int | None, LeadSummary | None]:
 
 
 def _expect_format(value: Any) -> list[Any]:
-    if not isinstance(value, list) or not value or value[0] != FORMAT:
+    if not isinstance(value, list) or not value or value[0] not in READABLE:
         raise ValueError(f"lead state in an unknown format: {str(value)[:80]}")
     return value

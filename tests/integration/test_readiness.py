@@ -32,7 +32,7 @@ async def fill_changelog(harness: Harness, overdue_lead: str, handed_at: int) ->
     topic = harness.catalog.lead_state
     overdue = LeadState(overdue_lead)
     overdue.add(HandedToSales("h-overdue", overdue_lead, handed_at, "ana", "smb-east"))
-    assessment = overdue.assess(Policy(), None, 7 * 24 * HOUR, 90 * 24 * HOUR)
+    assessment = overdue.take_assessment(Policy(), None, 7 * 24 * HOUR, 90 * 24 * HOUR)
     empty = dump_state(LeadState("filler"))
     changes: dict[int, dict[str, bytes]] = {p: {} for p in range(partitions)}
     for i in range(FILLER_LEADS):

@@ -93,7 +93,7 @@ async def test_replay_of_the_same_events_reproduces_the_live_breach_ids_and_reco
     assert breaches == {k: v for k, v in live_records.items() if v["severity"] == "breach"}
     # Warnings: every one the worker sent is in the file, field for field. The file may hold
     # more: the replay looks exactly at the warning time, the worker's timer later (a tick,
-    # more under load), and `LeadState.due` drops a reminder that is moot by then: its promise
+    # more under load), and `LeadState.take_due` drops a reminder that is moot by then: its promise
     # kept in between, or its breach deadline already passed (the breach went out instead).
     assert {k: replay_records.get(k) for k in live_records} == live_records
     first_attempt: dict[str, str] = {}

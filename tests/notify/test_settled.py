@@ -11,6 +11,7 @@ from stream_sla.notify.model import Delivery
 from stream_sla.notify.routing import route
 from stream_sla.notify.settled import moot
 from stream_sla.sla.effects import Rule, Severity, effect_id
+from stream_sla.sla.emitted import Sent
 from stream_sla.sla.events import (
     Channel,
     ContactAttempt,
@@ -66,7 +67,7 @@ def test_reminder_is_moot_once_the_lead_is_closed(config: NotifyConfig) -> None:
 
 def test_warning_is_moot_once_its_breach_was_published(config: NotifyConfig) -> None:
     state = lead()
-    state.emitted.add(f"{Rule.FIRST_TOUCH}/{Severity.BREACH}/{HANDED}")
+    state.emitted.add(Sent(Rule.FIRST_TOUCH, Severity.BREACH, HANDED))
     assert moot(held(config), state, POLICY)
 
 

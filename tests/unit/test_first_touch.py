@@ -56,7 +56,7 @@ def lead(*events: Event) -> LeadState:
 def violations(state: LeadState, now: int) -> list[tuple[Severity, int]]:
     return [
         (e.severity, e.deadline_at if e.severity is Severity.BREACH else e.detected_at)
-        for e in state.due(POLICY, now)
+        for e in state.take_due(POLICY, now)
         if isinstance(e, SlaViolation)
     ]
 
@@ -101,9 +101,9 @@ def test_first_touch_verdicts(events: tuple[Event, ...], now: int, expected: lis
 def test_breach_fires_at_deadline_without_further_events() -> None:
     state = lead(handed(T0))
     assert state.next_deadline(POLICY) == T0 + 45 * MIN
-    state.due(POLICY, T0 + 45 * MIN)
+    state.take_due(POLICY, T0 + 45 * MIN)
     assert state.next_deadline(POLICY) == T0 + HOUR
-    [breach] = state.due(POLICY, T0 + HOUR + 250)
+    [breach] = state.take_due(POLICY, T0 + HOUR + 250)
     assert isinstance(breach, SlaViolation)
     assert breach.detected_at == T0 + HOUR + 250
     assert breach.id == effect_id("L-1", Rule.FIRST_TOUCH, Severity.BREACH, T0)
@@ -112,17 +112,17 @@ def test_breach_fires_at_deadline_without_further_events() -> None:
 
 def test_late_first_attempt_does_not_emit_a_second_breach() -> None:
     state = lead(handed(T0))
-    assert len(state.due(POLICY, T0 + HOUR)) == 1
+    assert len(state.take_due(POLICY, T0 + HOUR)) == 1
     state.add(attempt(T0 + 90 * MIN))
-    assert state.due(POLICY, T0 + 3 * HOUR) == []
-    [measure] = state.measures(POLICY)
+    assert state.take_due(POLICY, T0 + 3 * HOUR) == []
+    [measure] = state.take_measures(POLICY)
     assert isinstance(measure, FirstTouchMeasured)
     assert measure.seconds == 90 * 60
 
 
 def test_breach_names_the_rep_holding_the_lead_at_the_deadline() -> None:
     state = lead(handed(T0), handed(T0 + 20 * MIN, owner="ben", team="smb-west", eid="h2"))
-    [breach] = state.due(POLICY, T0 + 2 * HOUR)
+    [breach] = state.take_due(POLICY, T0 + 2 * HOUR)
     assert isinstance(breach, SlaViolation)
     assert (breach.owner, breach.team, breach.deadline_at) == ("ben", "smb-west", T0 + HOUR)
 
@@ -133,15 +133,15 @@ def test_recycled_lead_handed_again_gets_a_new_clock() -> None:
         status(T0 + 10 * MIN, LeadStatus.RECYCLED),
         handed(T0 + 5 * HOUR, eid="h2"),
     )
-    [breach] = state.due(POLICY, T0 + 7 * HOUR)
+    [breach] = state.take_due(POLICY, T0 + 7 * HOUR)
     assert isinstance(breach, SlaViolation)
     assert breach.cycle_started_at == T0 + 5 * HOUR
 
 
 def test_first_touch_is_measured_once_per_cycle() -> None:
     state = lead(handed(T0), attempt(T0 + 5 * MIN))
-    assert [m.seconds for m in state.measures(POLICY) if isinstance(m, FirstTouchMeasured)] == [
-        300.0
-    ]
+    assert [
+        m.seconds for m in state.take_measures(POLICY) if isinstance(m, FirstTouchMeasured)
+    ] == [300.0]
     state.add(attempt(T0 + 7 * MIN, eid="a2"))
-    assert state.measures(POLICY) == []
+    assert state.take_measures(POLICY) == []

@@ -68,12 +68,12 @@ class Live:
 
     def arrive(self, event: Event, at: int) -> list[Effect]:
         self.state.add(event)
-        effects, _ = self.state.evaluate(self.policy, None, seen_at=at)
+        effects, _ = self.state.take_verdicts(self.policy, None, seen_at=at)
         self.published += effects
         return effects
 
     def tick(self, now: int) -> list[Effect]:
-        effects, _ = self.state.evaluate(self.policy, now)
+        effects, _ = self.state.take_verdicts(self.policy, now)
         self.published += effects
         return effects
 
@@ -223,7 +223,7 @@ def test_state_written_before_a_retraction_loads_and_retracts_the_same_way() -> 
     live.tick(T0 + 75 * MIN)
     restored = load_state("L-1", dump_state(live.state))
     restored.add(handed(T0, "h-first"))
-    effects, _ = restored.evaluate(FIRST_TOUCH_ONLY, None)
+    effects, _ = restored.take_verdicts(FIRST_TOUCH_ONLY, None)
     assert [type(e) for e in effects] == [BreachRetracted]
 
 

@@ -29,7 +29,7 @@ def test_thirty_thousand_reassignments_keep_the_first_and_newest_hand_off() -> N
     assert state.handoffs[0].event_id == "h0" and state.handoffs[-1].event_id == "h29999"
     [breach] = [
         e
-        for e in state.due(POLICY, T0 + 2 * HOUR)
+        for e in state.take_due(POLICY, T0 + 2 * HOUR)
         if isinstance(e, SlaViolation) and e.severity is Severity.BREACH
     ]
     assert breach.deadline_at == T0 + HOUR  # the clock still starts at the first hand-off
@@ -68,7 +68,7 @@ def test_many_cycles_drop_the_oldest_whole_with_what_was_emitted_for_it() -> Non
     for i in range(100):
         start = T0 + i * 10 * HOUR
         state.add_fact(HandedToSales(f"h{i}", "L-1", start, owner="ana", team="east"))
-        state.due(POLICY, start + 2 * HOUR)  # emits this cycle's breach
+        state.take_due(POLICY, start + 2 * HOUR)  # emits this cycle's breach
         state.add_fact(Status(f"s{i}", "L-1", start + 3 * HOUR, LeadStatus.DISQUALIFIED))
     assert len(state.handoffs) == MAX_HANDOFFS_KEPT
     assert len(state.emitted) < 10 * MAX_HANDOFFS_KEPT

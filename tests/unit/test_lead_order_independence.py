@@ -61,7 +61,7 @@ def outcome(events: list[Event], now: int) -> tuple[object, ...]:
     for event in events:
         state.add(event)
     return (
-        sorted(map(repr, state.measures(POLICY) + state.due(POLICY, now))),
+        sorted(map(repr, state.take_measures(POLICY) + state.take_due(POLICY, now))),
         state.next_deadline(POLICY),
         dump_state(state),
     )
@@ -84,7 +84,7 @@ def test_state_survives_a_round_trip_through_bytes(events: list[Event]) -> None:
     state = LeadState("L")
     for event in events:
         state.add(event)
-    state.due(POLICY, 3 * 60 * MIN)
+    state.take_due(POLICY, 3 * 60 * MIN)
     assert load_state("L", dump_state(state)) == state
 
 
@@ -213,13 +213,13 @@ def live_run(
     pending = sorted(checks)
     for arrived_at, event in arrivals:
         while pending and pending[0] < arrived_at:
-            published += state.evaluate(policy, pending.pop(0), availability=availability)[0]
+            published += state.take_verdicts(policy, pending.pop(0), availability=availability)[0]
         if state.add(event):
-            published += state.evaluate(
+            published += state.take_verdicts(
                 policy, None, seen_at=arrived_at, availability=availability
             )[0]
     for now in [*pending, end]:
-        published += state.evaluate(policy, now, availability=availability)[0]
+        published += state.take_verdicts(policy, now, availability=availability)[0]
     return published, state
 
 
@@ -235,15 +235,22 @@ def effective_breaches(published: list[Effect]) -> dict[str, SlaViolation]:
     return {i: v for i, v in in_effect.items() if v is not None}
 
 
+def drawn_arrivals(
+    events: list[Event], data: st.DataObject
+) -> tuple[Policy, list[tuple[int, Event]]]:
+    """A policy of :data:`POLICIES`, and each event arriving after a delay (within the
+    lateness limit), in arrival order."""
+    policy = POLICIES[data.draw(st.sampled_from(sorted(POLICIES)))]
+    arrivals = [(e.occurred_at + data.draw(delays), e) for e in events]
+    return policy, sorted(arrivals, key=lambda pair: pair[0])
+
+
 @settings(max_examples=400, deadline=timedelta(seconds=5))  # explicit: a loaded 2-core machine
 @given(events=full_lead_events(), data=st.data())
 def test_effective_breaches_equal_an_event_time_replay_whatever_the_arrival_order(
     events: list[Event], data: st.DataObject
 ) -> None:
-    policy = POLICIES[data.draw(st.sampled_from(sorted(POLICIES)))]
-    arrivals = sorted(
-        ((e.occurred_at + data.draw(delays), e) for e in events), key=lambda pair: pair[0]
-    )
+    policy, arrivals = drawn_arrivals(events, data)
     arrivals += [
         (at + data.draw(delays), e)
         for at, e in data.draw(st.lists(st.sampled_from(arrivals), max_size=3))

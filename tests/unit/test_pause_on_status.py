@@ -109,7 +109,7 @@ def test_a_lead_still_waiting_has_no_deadline_and_no_breach() -> None:
     state.add(status("s1", 10 * MIN, LeadStatus.MEETING_BOOKED))
     policy = first_touch_policy()
     assert state.next_deadline(policy) is None
-    assert state.due(policy, 1000 * HOUR) == []
+    assert state.take_due(policy, 1000 * HOUR) == []
 
 
 def test_moving_between_two_pausing_statuses_keeps_the_clock_stopped() -> None:
@@ -129,9 +129,9 @@ def test_a_late_pausing_status_retracts_a_breach_it_shows_was_not_deserved() -> 
     state = LeadState("L")
     policy = first_touch_policy()
     state.add(HandedToSales("h", "L", 0, "ana", "t"))
-    [breach] = state.due(policy, 2 * HOUR)
+    [breach] = state.take_due(policy, 2 * HOUR)
     state.add(status("s1", 30 * MIN, LeadStatus.WAITING_ON_PROSPECT))
-    [retraction] = state.evaluate(policy, None, seen_at=2 * HOUR + MIN)[0]
+    [retraction] = state.take_verdicts(policy, None, seen_at=2 * HOUR + MIN)[0]
     assert isinstance(retraction, BreachRetracted)
     assert (retraction.retracts, retraction.reason) == (breach.id, RetractReason.PAUSED_LATE)
 
@@ -152,7 +152,7 @@ def test_a_rule_met_after_a_pause_reports_the_time_paused() -> None:
     state.add(HandedToSales("h", "L", 0, "ana", "t"))
     state.add(ContactAttempt("a", "L", 5 * MIN, Channel.EMAIL, Outcome.SENT))
     state.add(status("s1", 20 * MIN, LeadStatus.WAITING_ON_PROSPECT))
-    settled = [e for e in state.measures(policy) if isinstance(e, RuleSettled)]
+    settled = [e for e in state.take_measures(policy) if isinstance(e, RuleSettled)]
     # the waiting status is itself the disposition: kept at 20 min, no time paused before it
     assert [(s.outcome, s.paused_seconds) for s in settled] == [(Settlement.MET, 0.0)]
 
@@ -164,9 +164,9 @@ def test_first_touch_met_after_a_pause_reports_the_time_paused() -> None:
     state.add(status("s1", 10 * MIN, LeadStatus.WAITING_ON_PROSPECT))
     state.add(status("s2", 70 * MIN, LeadStatus.ACCEPTED))
     state.add(ContactAttempt("a", "L", 80 * MIN, Channel.CALL, Outcome.CONNECTED))
-    settled = [e for e in state.measures(policy) if isinstance(e, RuleSettled)]
+    settled = [e for e in state.take_measures(policy) if isinstance(e, RuleSettled)]
     assert [(s.outcome, s.paused_seconds) for s in settled] == [(Settlement.MET, 3600.0)]
-    assert state.due(policy, 10 * HOUR) == []
+    assert state.take_due(policy, 10 * HOUR) == []
 
 
 def test_the_policy_file_lists_the_statuses_a_rule_pauses_on(tmp_path: Path) -> None:

@@ -90,9 +90,9 @@ def test_a_rep_attempt_after_an_automated_one_meets_the_first_touch() -> None:
         attempt("a2", 20 * MIN, Channel.EMAIL, Outcome.SENT),
     ):
         state.add(event)
-    settled = [e for e in state.measures(policy) if isinstance(e, RuleSettled)]
+    settled = [e for e in state.take_measures(policy) if isinstance(e, RuleSettled)]
     assert [s.outcome for s in settled] == [Settlement.MET]
-    assert state.due(policy, DAY) == []
+    assert state.take_due(policy, DAY) == []
 
 
 def test_calls_shorter_than_the_minimum_and_other_channels_do_not_count() -> None:
@@ -106,7 +106,7 @@ def test_calls_shorter_than_the_minimum_and_other_channels_do_not_count() -> Non
         attempt("a3", 50 * MIN, outcome=Outcome.CONNECTED, duration_ms=45 * SEC),
     ):
         state.add(event)
-    assert state.due(policy, DAY) == []
+    assert state.take_due(policy, DAY) == []
     # without the 45 s call, the breach reports the two attempts kept but not counted
     events: list[Event] = [
         HandedToSales("h", "L", 0, "ana", "t"),

@@ -68,7 +68,7 @@ def lead(events: list[Event]) -> LeadState:
 def breaches(state: LeadState, policy: Policy, now: int) -> list[SlaViolation]:
     return [
         e
-        for e in state.due(policy, now)
+        for e in state.take_due(policy, now)
         if isinstance(e, SlaViolation) and e.severity is Severity.BREACH
     ]
 
@@ -117,7 +117,7 @@ def test_attempt_ladder_breaches_once_per_cycle_even_if_later_rungs_are_missed()
 def test_attempt_ladder_warns_two_days_before_a_rung_at_risk() -> None:
     state = lead([handed(T0), *tries(1, 3)])
     assert state.next_deadline(ATTEMPTS_ONLY) == T0 + 12 * DAY
-    [warning] = state.due(ATTEMPTS_ONLY, T0 + 12 * DAY)
+    [warning] = state.take_due(ATTEMPTS_ONLY, T0 + 12 * DAY)
     assert isinstance(warning, SlaViolation)
     assert (warning.severity, warning.deadline_at) == (Severity.WARNING, T0 + 14 * DAY)
     assert warning.detail == {"required_attempts": 3, "attempts_by_deadline": 2}
@@ -198,12 +198,12 @@ def test_met_rules_settle_once_and_earn_points() -> None:
     state = lead(
         [handed(T0), *tries(0.01), LeadStatusChanged("s", "L", T0 + DAY, LeadStatus.QUALIFIED)]
     )
-    settled = [e for e in state.measures(policy) if isinstance(e, RuleSettled)]
+    settled = [e for e in state.take_measures(policy) if isinstance(e, RuleSettled)]
     assert sorted((e.rule.value, e.outcome) for e in settled) == [
         ("disposition", Settlement.MET),
         ("first_touch", Settlement.MET),
     ]
-    assert [e for e in state.measures(policy) if isinstance(e, RuleSettled)] == []
+    assert [e for e in state.take_measures(policy) if isinstance(e, RuleSettled)] == []
 
 
 def test_closing_before_a_deadline_settles_as_stopped_not_met() -> None:
@@ -211,7 +211,7 @@ def test_closing_before_a_deadline_settles_as_stopped_not_met() -> None:
         "t", (Segment("d", first_touch=FirstTouchRule(HOUR), attempts=None, disposition=None),)
     )
     state = lead([handed(T0), LeadStatusChanged("s", "L", T0 + 600_000, LeadStatus.DISQUALIFIED)])
-    [settled] = [e for e in state.measures(policy) if isinstance(e, RuleSettled)]
+    [settled] = [e for e in state.take_measures(policy) if isinstance(e, RuleSettled)]
     assert settled.outcome is Settlement.STOPPED
 
 

@@ -41,7 +41,7 @@ def test_an_untouched_lead_gets_the_textbook_warnings_and_breaches_with_pinned_i
     state.add(HandedToSales("h1", "L-1", T0, "ana", "smb-east"))
     fired: list[tuple[int, str, str, str]] = []
     while (at := state.next_deadline(Policy())) is not None:
-        for e in state.due(Policy(), at):
+        for e in state.take_due(Policy(), at):
             assert isinstance(e, SlaViolation)
             fired.append(((at - T0) // MIN, e.rule.value, e.severity.value, e.id))
     assert fired == [

@@ -24,7 +24,7 @@ def violations() -> list[SlaViolation]:
         state.add(decode_event(record.kind, record.key, record.value))
     found: list[SlaViolation] = []
     for now in (50 * MINUTE, 40 * HOUR, 12 * DAY + HOUR, 60 * DAY):
-        found += [e for e in state.due(Policy(), now) if isinstance(e, SlaViolation)]
+        found += [e for e in state.take_due(Policy(), now) if isinstance(e, SlaViolation)]
     return found
 
 
@@ -50,11 +50,11 @@ def test_breach_retractions_validate_against_the_breaches_schema_and_breaches_st
     state.add(HandedToSales("h-late", "L-1", 10 * MINUTE, "ana", "t"))
     [breach] = [
         e
-        for e in state.due(Policy(), 2 * HOUR)
+        for e in state.take_due(Policy(), 2 * HOUR)
         if isinstance(e, SlaViolation) and e.severity is Severity.BREACH
     ]
     state.add(HandedToSales("h-first", "L-1", 0, "ana", "t"))
-    [retraction] = [e for e in state.due(Policy(), 2 * HOUR) if isinstance(e, BreachRetracted)]
+    [retraction] = [e for e in state.take_due(Policy(), 2 * HOUR) if isinstance(e, BreachRetracted)]
     schema = CATALOG.spec("sla.breaches").value_schema
     jsonschema.validate(breach.to_record(), schema)
     jsonschema.validate(retraction.to_record(), schema)
