@@ -185,3 +185,20 @@ def test_a_moved_deadline_is_never_earlier_and_always_callable(
     moved = move_into(calling, deadline, begin)
     assert moved >= deadline
     assert calling.open_between(moved - 1, moved) == 1  # a call just before it is permitted
+
+
+def test_the_lead_s_time_zone_survives_the_changelog_and_rows_without_one_keep_their_shape() -> (
+    None
+):
+    import orjson
+
+    from stream_sla.sla.lead import LeadState
+    from stream_sla.sla.snapshot import dump_state, load_state
+
+    for zone, width in (("Europe/Berlin", 8), (None, 7)):
+        state = LeadState("L")
+        state.add(LeadCreated("c", "L", 0, "web_form", timezone=zone))
+        row = dump_state(state)
+        assert len(orjson.loads(row)[3]) == width
+        restored = load_state("L", row).profile
+        assert restored is not None and restored.timezone == zone
