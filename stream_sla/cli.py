@@ -353,11 +353,13 @@ def _tail(args: argparse.Namespace) -> int:
 async def _consume(settings: Settings, topic: str, from_beginning: bool) -> int:
     from aiokafka import AIOKafkaConsumer
 
+    # read_committed: a breach of a transaction the worker aborted is not a breach.
     consumer = AIOKafkaConsumer(
         topic,
         **aiokafka_options(settings),
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
+        isolation_level="read_committed",
     )
     await consumer.start()
     try:

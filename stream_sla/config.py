@@ -172,7 +172,10 @@ class Settings(BaseSettings):
         " with lead_id / topic / partition / offset fields where a message has them).",
     )
     tick_interval_seconds: float = Field(
-        0.25, gt=0, le=10, description="How often due deadlines are looked for."
+        0.1,
+        gt=0,
+        le=10,
+        description="How often due deadlines are looked for (a breach waits up to this long).",
     )
     topics_dir: Path | None = Field(
         None, description="Folder of topic definitions (default: the repo's topics/)."

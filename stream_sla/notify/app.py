@@ -1,10 +1,17 @@
 """The notifier's Faust app: sla.warnings + sla.breaches (+ sla.lead-state) in, people told.
 
-One agent (``concurrency=1``, Faust #606) reads the three lead-keyed topics together, so
-Faust assigns their partitions to the same instance: the reminders an instance holds and
-the lead states that may make them moot always live on the same instance.
+One reader (:class:`~stream_sla.stream.reader.CrmReader`, aiokafka's consumer group with the
+range assignor) reads the three lead-keyed topics together, so their partitions go to the
+same instance: the reminders an instance holds and the lead states that may make them moot
+always live on the same instance. It reads with ``isolation_level=read_committed``: with the
+worker's exactly-once outputs, a breach of an aborted transaction never reaches anyone.
+Why not a Faust agent: Faust reads read_committed only when its own processing guarantee is
+exactly-once (``AIOKafkaConsumerThread._create_worker_consumer`` in faust-streaming 0.15
+derives the isolation level from ``processing_guarantee``; no setting of its own), and that
+mode would make the notifier's producer transactional too (faust-streaming #323, #517, #177).
 
-Per record, at least once:
+Per record, at least once (offsets of handled records are committed every second and after
+each batch, and before a revoked partition leaves):
 1. a notice is routed (``routing.route``) and paced (``pacing.Pacer``); what is held is
    written to the journal (fsync) before the record is acknowledged;
 2. what goes now is sent on one task per message (``dispatch.Dispatcher``), each with its
@@ -27,9 +34,8 @@ from html import escape
 from typing import Any
 
 import aiohttp
-import faust
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from stream_sla.config import Settings
 from stream_sla.kafka_security import aiokafka_options, faust_credentials
@@ -48,14 +54,18 @@ from stream_sla.notify.strikes import Strike, StrikeCounter
 from stream_sla.ops_web import add_ops_pages
 from stream_sla.sla.events import EventRejected
 from stream_sla.sla.snapshot import load_state
-from stream_sla.stream.app import raw_topic
+from stream_sla.stream.app import ReaderApp
 from stream_sla.stream.dead_letters import dead_letter_headers
 from stream_sla.stream.processor import Record
+from stream_sla.stream.reader import Batch, CrmReader
 from stream_sla.topics import TopicCatalog
 
 log = logging.getLogger(__name__)
 
 STRIKES_TOPIC = "sla.strikes"
+READ_COMMITTED = "read_committed"
+COMMIT_EVERY_MS = 1_000
+"""Within a batch, offsets of handled records are committed at least this often."""
 RECENT = 100
 RECENT_STATES = 20_000
 """Lead states kept after they are read (about 0.5 KB each): a warning read after the state
@@ -85,8 +95,7 @@ class Notifier:
         self.clock = clock
         self.policy = settings.policy()
         self.group = f"{settings.app_id}-notifier"
-        partitions = self.catalog.lead_partitions()
-        self.app = faust.App(
+        self.app = ReaderApp(
             self.group,
             broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
             broker_credentials=faust_credentials(settings),
@@ -99,30 +108,28 @@ class Notifier:
             web_in_thread=False,
             web_tables_enabled=False,
             web_router_enabled=False,
-            topic_partitions=partitions,
-            topic_replication_factor=settings.topic_replication_factor,
             topic_disable_leader=True,
             table_standby_replicas=0,
-            consumer_auto_offset_reset="earliest",
-            producer_acks=-1,
-            broker_commit_interval=1.0,
-            broker_session_timeout=settings.session_timeout_seconds,
-            broker_heartbeat_interval=max(1.0, settings.session_timeout_seconds / 10),
         )
         self._warnings = self.catalog.warnings
         self._breaches = self.catalog.breaches
         self._lead_state = self.catalog.lead_state
         self._strikes = self.catalog.name(STRIKES_TOPIC)
         self._dead_letter = self.catalog.dead_letter
-        source = raw_topic(
-            self.app,
-            self._warnings,
-            self._breaches,
-            self._lead_state,
-            self.catalog.name("sla.reroutes"),
-            partitions=partitions,
+        self.reader = CrmReader(
+            settings,
+            [self._warnings, self._breaches, self._lead_state, self.catalog.name("sla.reroutes")],
+            self._process,
+            self._on_assigned,
+            self._on_revoked,
+            group_id=self.group,
+            isolation_level=READ_COMMITTED,
         )
-        self.agent = self.app.agent(source, name="stream_sla.notify", concurrency=1)(self._process)
+        self.app.add_dependency(self.reader)
+        self._handled: dict[TopicPartition, int] = {}
+        """Per partition, the next offset to commit: every record before it is handled."""
+        self._intake = asyncio.Lock()
+        """Held while a batch is handled, so a revocation commits only what was handled."""
         self.app.timer(1.0, name="release-held")(self.release_due)
         self.pacer = Pacer(config, self._team_of)
         self.journal = HeldJournal(settings.data_dir / "notifier" / "held.jsonl")
@@ -165,28 +172,49 @@ class Notifier:
         person = self.people.get(owner_id)
         return person.name if person is not None else None
 
-    def _producer(self) -> Any:
-        return self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+    def _producer(self) -> AIOKafkaProducer:
+        return self.reader.started_producer()
 
     # -- records -----------------------------------------------------------------
 
-    async def _process(self, stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            message = event.message
-            if message.topic == self._lead_state:
-                if message.key is not None:
-                    await self.lead_changed(message.key.decode(errors="replace"), message.value)
-                continue
-            try:
-                record = orjson.loads(message.value)
-                if isinstance(record, dict) and "retracts" in record:
-                    await self.retract(str(record["retracts"]))
-                    continue
-                notice = Notice.from_record(record)
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, EventRejected) as exc:
-                await self._dead_letter_record(message, "invalid_notice", repr(exc))
-                continue
-            await self.handle(notice)
+    async def _process(self, batch: Batch) -> None:
+        """Handle a batch record by record, in order per partition; then commit its offsets."""
+        async with self._intake:
+            committed = self.clock()
+            for tp, messages in batch.items():
+                for message in messages:
+                    await self.handle_record(message)
+                    self._handled[tp] = message.offset + 1
+                    if self.clock() - committed >= COMMIT_EVERY_MS:  # a crash re-sends less
+                        await self.reader.commit(self._handled)
+                        committed = self.clock()
+            await self.reader.commit(self._handled)
+
+    async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Nothing to restore: a gained partition is read from its committed offset."""
+
+    async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        """The batch in hand is finished and committed before the partitions leave."""
+        async with self._intake:
+            await self.reader.commit(self._handled)
+            for tp in revoked:
+                self._handled.pop(tp, None)
+
+    async def handle_record(self, message: ConsumerRecord[bytes, bytes]) -> None:
+        if message.topic == self._lead_state:
+            if message.key is not None:
+                await self.lead_changed(message.key.decode(errors="replace"), message.value)
+            return
+        try:
+            record = orjson.loads(message.value or b"")
+            if isinstance(record, dict) and "retracts" in record:
+                await self.retract(str(record["retracts"]))
+                return
+            notice = Notice.from_record(record)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, EventRejected) as exc:
+            await self._dead_letter_record(message, "invalid_notice", repr(exc))
+            return
+        await self.handle(notice)
 
     async def retract(self, breach_id: str) -> None:
         """Late data withdrew a breach (a retraction on sla.breaches, see topics/): what is
@@ -345,7 +373,7 @@ class Notifier:
         options = aiokafka_options(self.settings)
         consumer = AIOKafkaConsumer(
             **options, group_id=self.group, enable_auto_commit=False,
-            auto_offset_reset="earliest",
+            auto_offset_reset="earliest", isolation_level=READ_COMMITTED,
         )  # fmt: skip
         await consumer.start()
         counted = 0
@@ -418,7 +446,9 @@ class Notifier:
         )
         await ack
 
-    async def _dead_letter_record(self, message: Any, reason: str, detail: str) -> None:
+    async def _dead_letter_record(
+        self, message: ConsumerRecord[bytes, bytes], reason: str, detail: str
+    ) -> None:
         """The worker's dead-letter shape: original key and bytes, where from in headers."""
         record = Record(message.topic, message.partition, message.offset, message.key,
                         message.value)  # fmt: skip

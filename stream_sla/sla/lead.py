@@ -69,6 +69,11 @@ from stream_sla.sla.events import (
 from stream_sla.sla.policy import Policy, Reassignment, Segment
 from stream_sla.sla.rules import PAUSED, Checkpoint
 
+_new = tuple.__new__
+"""Builds an emitted key in C: a NamedTuple's own ``__new__`` is a Python call, and keys are
+built several times per event to ask whether a checkpoint was already emitted."""
+_RULES = tuple(Rule)
+
 MAX_ATTEMPTS_KEPT = 32
 """Attempts beyond this many per lead add nothing to any rule; the cap bounds state size."""
 
@@ -442,7 +447,7 @@ class LeadState:
         moved = False
         starts = {cycle.started_at for cycle in cycles}
         published: list[tuple[Rule, int]] = []
-        for key in [k for k in self.emitted if not isinstance(k, MqlCounted | Retracted)]:
+        for key in [k for k in self.emitted if not isinstance(k, (MqlCounted, Retracted))]:
             if key.cycle_start in starts:
                 if isinstance(key, Sent) and key.severity is Severity.BREACH:
                     published.append((key.rule, key.cycle_start))
@@ -671,8 +676,8 @@ class LeadState:
             awaiting_first_touch=not tried,
             connected=any(a.outcome == "connected" for a in tried),
             attempts=len(tried),
-            at_risk=any(Sent(rule, Severity.WARNING, start) in self.emitted for rule in Rule),
-            breached=any(Sent(rule, Severity.BREACH, start) in self.emitted for rule in Rule),
+            at_risk=any(_new(Sent, (r, Severity.WARNING, start)) in self.emitted for r in _RULES),
+            breached=any(_new(Sent, (r, Severity.BREACH, start)) in self.emitted for r in _RULES),
             owner=cycle.handoffs[-1].owner,
         )
 
@@ -786,11 +791,11 @@ class LeadState:
 
     @staticmethod
     def _key(rule: Rule, severity: Severity, cycle: Cycle) -> Sent:
-        return Sent(rule, severity, cycle.started_at)
+        return _new(Sent, (rule, severity, cycle.started_at))
 
     @staticmethod
     def _skip_key(c: Checkpoint, cycle: Cycle) -> Skipped:
-        return Skipped(c.rule, c.severity, cycle.started_at, c.due_at)
+        return _new(Skipped, (c.rule, c.severity, cycle.started_at, c.due_at))
 
 
 def _pauses(segment: Segment) -> bool:

@@ -105,7 +105,9 @@ class _NoFaustKafka(BootStrategy):
     enable_kafka = False
 
 
-class _WorkerApp(faust.App):
+class ReaderApp(faust.App):
+    """A Faust app whose Kafka data path is a reader Service of ours (the worker, the notifier)."""
+
     BootStrategy = _NoFaustKafka
 
 
@@ -143,7 +145,7 @@ class SlaWorker:
         """The previous batch's delivery, awaited before the next batch returns."""
         self._lock = asyncio.Lock()
         self._rebalancing = False
-        self.app = _WorkerApp(
+        self.app = ReaderApp(
             settings.app_id,
             broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
             broker_credentials=faust_credentials(settings),
@@ -234,10 +236,7 @@ class SlaWorker:
         )
 
     def _producer(self) -> AIOKafkaProducer:
-        producer = self.reader.producer
-        if producer is None:
-            raise RuntimeError("the reader's producer is not started")
-        return producer
+        return self.reader.started_producer()
 
     # -- events ----------------------------------------------------------------
 
@@ -245,25 +244,19 @@ class SlaWorker:
         """One ``getmany`` batch: applied, its records handed to the producer; then the
         previous batch's delivery is awaited (at most one batch waits for the broker) while
         this one settles and commits its offsets in the background, in order."""
-        kinds = self._kinds
-        recovered = {p for p, done in self._recovered.items() if done.is_set()}
         # A partition is paused until recovered, so this filter drops nothing in steady state.
-        batch = {tp: rows for tp, rows in batch.items() if tp.partition in recovered and rows}
-        if not batch:
-            return
         if self.availability is not None:
             await self.availability.loaded.wait()  # owners' absences before any lead
-        records = [
-            (kinds[tp.topic], Record(tp.topic, tp.partition, m.offset, m.key, m.value or b""))
-            for tp, rows in batch.items()
-            for m in rows
-        ]
-        offsets = {tp: rows[-1].offset + 1 for tp, rows in batch.items()}
-        if self.transactions is not None:
-            async with self._lock:
-                await self._apply_transacted(records, offsets)
-            return
+        # Each owned partition's recovery event stands for this ownership of it: compared again
+        # under the lock, it tells a partition revoked (and perhaps gained again) meanwhile.
+        owners = {p: done for p, done in self._recovered.items() if done.is_set()}
         async with self._lock:
+            records, offsets = self._still_owned(batch, owners)
+            if not records:
+                return
+            if self.transactions is not None:
+                await self._apply_transacted(records, offsets)
+                return
             outbox = self.processor.apply(records)
             await self._send(outbox)  # retractions (late data), acknowledged
             sent = await self.delivery.send(self._dead_letters(outbox) + self._state_parcels())
@@ -272,6 +265,28 @@ class SlaWorker:
         self._settling = asyncio.ensure_future(self._settle(sent, offsets, previous))
         if previous is not None:
             await previous
+
+    def _still_owned(
+        self, batch: Batch, owners: dict[int, asyncio.Event]
+    ) -> tuple[list[tuple[EventKind, Record]], dict[TopicPartition, int]]:
+        """The batch's records, and next offsets, of partitions owned when it was read and
+        still owned now. A revocation waits for the lock, but this batch may have waited for
+        it behind the revocation: its records of a revoked partition belong to the next owner
+        (applying them to dropped state, or committing them, would fork the partition)."""
+        kinds, recovered = self._kinds, self._recovered
+        kept = {
+            tp: rows
+            for tp, rows in batch.items()
+            if rows
+            and tp.partition in owners
+            and recovered.get(tp.partition) is owners[tp.partition]
+        }
+        records = [
+            (kinds[tp.topic], Record(tp.topic, tp.partition, m.offset, m.key, m.value or b""))
+            for tp, rows in kept.items()
+            for m in rows
+        ]
+        return records, {tp: rows[-1].offset + 1 for tp, rows in kept.items()}
 
     async def _apply_transacted(
         self, records: list[tuple[EventKind, Record]], offsets: dict[TopicPartition, int]
@@ -529,13 +544,27 @@ class SlaWorker:
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         """Finish what is in flight, commit it, and drop the partitions: under the eager
         protocol another member may own them next, so our state of them is stale after this.
-        No deadline fires until the following assignment."""
+        No deadline fires until the following assignment.
+
+        With exactly-once outputs a transaction is open only while the lock is held (a batch's
+        or a sweep's, per partition), so taking the lock waits for it to commit, or to abort
+        and end the process: nothing of a revoked partition commits after this returns, and a
+        batch read before the revocation is not applied after it (``_still_owned``)."""
         self._rebalancing = True
+        asked = time.monotonic()
         async with self._lock:
+            waited = time.monotonic() - asked
             if self._settling is not None:
                 await asyncio.wait([self._settling])
             if self._sweeps:
                 await asyncio.wait(list(self._sweeps))  # their state rows, before a new owner reads
+        if revoked:
+            log.info(
+                "partitions revoked %s after %.3fs for the batch in flight, %.3fs to settle",
+                sorted({tp.partition for tp in revoked}),
+                waited,
+                time.monotonic() - asked - waited,
+            )
         gone = {tp.partition for tp in revoked if tp.topic in self._kinds}
         restored = set()
         for partition in gone:

@@ -13,6 +13,13 @@ its state is read back from the changelogs (the worker's ``recover``), then resu
 revoked one is settled first (its in-flight batch delivered and its offsets committed),
 then dropped. So nothing is read twice or skipped across a rebalance; only a crash re-reads
 what was processed after the last commit (at-least-once, with the same breach ids).
+
+Partitions are shared out with the range assignor, not aiokafka's default round robin: the
+range assignor gives each member the same partition numbers of every topic of equal size, so
+a lead's CRM topics (and the notifier's sla.* topics) stay on one member. Round robin deals out the
+sorted topic-partitions of all topics in turn: with four 6-partition topics and 4 members,
+partition 0 of the first topic goes to one member and of the second to another (6 % 4 != 0),
+so two members would each hold a part of a lead's events and fight over its transactional id.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from mode import Service
 
@@ -34,8 +42,18 @@ log = logging.getLogger(__name__)
 Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 
 
+FETCH_MAX_WAIT_MS = 100
+"""How long the broker holds a fetch that finds nothing new (see ``complete_until``)."""
+
+COPARTITIONED = (RangePartitionAssignor,)
+"""The assignors of every consumer group that reads lead-keyed topics together."""
+
+
 class CrmReader(Service):
-    """Reads the CRM topics in batches and hands each to ``process``; owns the producer too."""
+    """Reads the CRM topics in batches and hands each to ``process``; owns the producer too.
+
+    ``group_id`` (default: the app id) and ``isolation_level`` let another process read its
+    own co-partitioned topics the same way: the notifier reads ``sla.*`` read_committed."""
 
     def __init__(
         self,
@@ -44,10 +62,14 @@ class CrmReader(Service):
         process: Callable[[Batch], Awaitable[None]],
         assigned: Callable[[set[TopicPartition]], Awaitable[None]],
         revoked: Callable[[set[TopicPartition]], Awaitable[None]],
+        group_id: str | None = None,
+        isolation_level: str = "read_uncommitted",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
+        self.group_id = group_id or settings.app_id
+        self.isolation_level = isolation_level
         self.topics = topics
         self._process = process
         self._assigned = assigned
@@ -68,13 +90,18 @@ class CrmReader(Service):
             **options,
         )
         self.consumer = AIOKafkaConsumer(
-            group_id=settings.app_id,
+            group_id=self.group_id,
             group_instance_id=settings.group_instance_id or None,
+            partition_assignment_strategy=COPARTITIONED,
+            isolation_level=self.isolation_level,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=int(settings.session_timeout_seconds * 1000),
             heartbeat_interval_ms=int(max(1.0, settings.session_timeout_seconds / 10) * 1000),
             max_poll_records=settings.batch_max_events,
+            # An idle partition's fetch answers after this wait: the deadline gate's "complete
+            # until" (the last fetch) is at most this stale (aiokafka's default: 500 ms).
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             max_partition_fetch_bytes=4 * 1024 * 1024,
             fetch_max_bytes=16 * 1024 * 1024,
             **options,
@@ -101,6 +128,12 @@ class CrmReader(Service):
             batch = await consumer.getmany(timeout_ms=within_ms, max_records=most)
             if batch:
                 await self._process(batch)
+
+    def started_producer(self) -> AIOKafkaProducer:
+        """The producer, once the Service started (aiokafka clients bind to the running loop)."""
+        if self.producer is None:
+            raise RuntimeError("the reader's producer is not started")
+        return self.producer
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Commit these next-offsets for partitions still assigned; a commit the group refuses

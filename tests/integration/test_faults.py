@@ -35,10 +35,12 @@ from stream_sla.sla.events import EventKind
 from stream_sla.sla.policy import Policy
 
 from ..conftest import KAFKA_SCRIPT
+from .committed_state import assert_state_is_what_the_committed_offsets_imply
 from .conftest import OwnBroker
 from .harness import Harness, now_ms, values, wait_for
 
 TARGET_MS = 3_000
+POLICY = Policy().with_first_touch(TARGET_MS, 0.75)
 WORKER = {"first_touch_within": f"{TARGET_MS}ms", "session_timeout_seconds": 6}
 SETTLE_S = 8.0
 """Longer than a deadline sweep after recovery: a duplicate re-sent on restart shows in it."""
@@ -59,8 +61,7 @@ def stream(leads: int, rate: float, seed: int) -> list[SimRecord]:
 
 def expected_breach_ids(records: list[SimRecord], until: int) -> set[str]:
     typed = [orjson.dumps({"type": r.kind.value, **orjson.loads(r.value)}) for r in records]
-    policy = Policy().with_first_touch(TARGET_MS, 0.75)
-    result = replay(read_events(typed, Counter()), policy, until=until, keep_effects=True)
+    result = replay(read_events(typed, Counter()), POLICY, until=until, keep_effects=True)
     return {
         e.id
         for e in result.effects
@@ -171,6 +172,11 @@ async def test_kill_9_mid_stream_then_restart_loses_nothing_and_resends_only_the
     # once more after it (the README's worst case).
     crashed_at = None if exactly_once else killed_ms
     assert_same_breaches(published, expected, after=restarted_ms, crashed_at=crashed_at)
+    print(
+        await assert_state_is_what_the_committed_offsets_imply(
+            harness, POLICY, published, once=exactly_once
+        )
+    )
 
 
 async def test_rebalance_one_two_one_workers_keeps_every_breach_once(harness: Harness) -> None:
@@ -192,6 +198,7 @@ async def test_rebalance_one_two_one_workers_keeps_every_breach_once(harness: Ha
         f"second worker ready after {joined_s:.1f}s"
     )
     assert_same_breaches(published, expected, after=left_ms)
+    print(await assert_state_is_what_the_committed_offsets_imply(harness, POLICY, published))
 
 
 async def broker_command(action: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
@@ -227,6 +234,7 @@ async def test_broker_restart_while_the_worker_runs(own_broker: OwnBroker, tmp_p
             f"broker back in {broker_s:.1f}s"
         )
         assert_same_breaches(published, expected, after=stopped_ms)
+        print(await assert_state_is_what_the_committed_offsets_imply(harness, POLICY, published))
     finally:
         harness.stop_all()
 
