@@ -25,7 +25,7 @@ from stream_sla.sla.effects import Rule, Severity, SlaViolation, effect_id
 from stream_sla.sla.events import EventKind
 from stream_sla.sla.timestamps import format_ms
 
-from .harness import Harness, crm_event, effective_breach_ids, now_ms, values
+from .harness import Harness, crm_event, effective_breach_ids, now_ms, values, wait_for
 
 WHEN_NOTICED = ("detected_at", "late_by_seconds")
 
@@ -192,3 +192,51 @@ async def test_live_equals_replay_on_a_stream_with_every_clock_that_follows_peop
     assert reroute["deadline_at"] == format_ms(t0 + 4_000)
     moved = offline.states["L-calling"].next_deadline(policy)
     assert moved is not None and moved > t0 + 3_600_000, "to tomorrow's calling window"
+
+
+ESCALATING = """\
+version: "reroute-1"
+segments:
+  - name: default
+    first_touch: {within: 30s, warn_at: off, owner_away: escalate, grace: 1s}
+    attempts: off
+    disposition: off
+"""
+
+
+async def test_a_reroute_for_an_absent_rep_reaches_the_managers_mailbox(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """Worker and notifier as processes: Ana (200) is away, a lead handed to her escalates
+    after its grace, the record on sla.reroutes is routed to her manager Grace (100) by mail."""
+    from .test_notifier import services, start_notifier
+
+    rig, controller = await services(tmp_path)
+    try:
+        rig.routing.write_text(
+            rig.routing.read_text()
+            + "  - {name: reroute, when: {severity: reroute}, notify: [manager], via: [mail]}\n"
+        )
+        policy_file = tmp_path / "policy.yaml"
+        policy_file.write_text(ESCALATING)
+        t0 = now_ms() + 5_000
+        await harness.produce([absence("pto-200", "200", t0 - 60_000, t0 + 600_000, t0 - 120_000)])
+        worker = harness.start_worker(policy_file=str(policy_file))
+        notifier = start_notifier(harness, rig.routing, "reroute")
+        worker.wait_ready()
+        await asyncio.sleep(max(0.0, (t0 - now_ms()) / 1000))
+        handed = EventKind.HANDED_TO_SALES
+        await harness.produce([crm_event(handed, "L-esc", "e-1", t0, owner="200", team="smb-east")])
+        reroute_id = effect_id("L-esc", Rule.FIRST_TOUCH, Severity.REROUTE, t0)
+        mail_id = f"<{reroute_id}.person-100@stream-sla>"
+
+        mailed = await wait_for(lambda: mail_id in rig.mailbox.by_id(), 60)
+        assert mailed, notifier.log_tail()
+        mail = rig.mailbox.by_id()[mail_id]
+        assert mail["To"] == "Grace Hopper <grace@example.com>"
+        assert str(mail["Subject"]).startswith("Re-route: Ana Silva is away")
+        records = values(await harness.consume("sla.reroutes", lambda r: bool(r), timeout=10))
+        assert [(r["id"], r["owner"]) for r in records] == [(reroute_id, "200")]
+    finally:
+        controller.stop()  # type: ignore[attr-defined]
+        await rig.vendors.stop()
