@@ -473,3 +473,25 @@ def test_the_owners_hours_replace_the_rule_calendar_and_without_hours_it_stays()
     # without hours in the directory: the rule's calendar, 09:00 New York (14:00Z) + 1h
     [plain] = violations(handed_over, policy, end, Availability())
     assert plain.deadline_at == at("2026-11-02T15:00:00+00:00")
+
+
+def test_a_sent_reroute_survives_the_changelog_and_its_row_matches_the_topic_schema() -> None:
+    import jsonschema
+
+    from stream_sla.sla.effects import Rule
+    from stream_sla.sla.emitted import Sent, Skipped
+    from stream_sla.sla.events import LeadCreated
+    from stream_sla.sla.lead import LeadState
+    from stream_sla.sla.snapshot import dump_state, load_state
+    from stream_sla.topics import TopicCatalog
+
+    state = LeadState("L")
+    state.add(LeadCreated("c", "L", 0, "web_form", timezone="America/Los_Angeles"))
+    state.emitted |= {
+        Sent(Rule.FIRST_TOUCH, Severity.REROUTE, 5),
+        Skipped(Rule.ATTEMPTS, Severity.REROUTE, 5, 9),
+    }
+    row = dump_state(state)
+    assert load_state("L", row) == state
+    schema = TopicCatalog.load().spec("sla.lead-state").value_schema
+    jsonschema.validate(orjson.loads(row), schema)
