@@ -98,6 +98,8 @@ class PrometheusSink(TypedSink):
             rule = effect.rule.value
             self._child(m.rule_outcomes, rule, "breached", team, effect.policy_segment).inc()
             self._child(m.rep_rule_outcomes, rule, "breached", team, m.rep(effect.owner)).inc()
+            for rep, share in effect.shares().items():
+                self._child(m.rep_breach_share, rule, team, m.rep(rep)).inc(share)
 
     def _retracted(self, effect: BreachRetracted) -> None:
         self._child(self.metrics.breaches_retracted, effect.rule.value, effect.reason.value).inc()

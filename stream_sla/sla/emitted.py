@@ -72,7 +72,7 @@ MQL_COUNTED = MqlCounted()
 
 # Wire codes. Append only: a changelog row outlives the release that wrote it.
 _RULES: tuple[Rule, ...] = (Rule.FIRST_TOUCH, Rule.ATTEMPTS, Rule.DISPOSITION)
-_SEVERITIES: tuple[Severity, ...] = (Severity.WARNING, Severity.BREACH)
+_SEVERITIES: tuple[Severity, ...] = (Severity.WARNING, Severity.BREACH, Severity.REROUTE)
 _RULE_CODE = {rule: code for code, rule in enumerate(_RULES)}
 _SEVERITY_CODE = {severity: code for code, severity in enumerate(_SEVERITIES)}
 _new = tuple.__new__

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from stream_sla.sla.availability import Absence, Availability
 from stream_sla.sla.deadlines import DeadlineIndex, Due
 from stream_sla.sla.effects import Effect, MqlDelivered
 from stream_sla.sla.events import Event, EventKind, EventRejected, check_event_time, decode_event
@@ -191,15 +192,23 @@ class SlaEngine(Generic[R]):
         policy: Policy,
         retention: Retention = Retention(),
         source_label: Callable[[str | None], str] = lambda source: source or "unknown",
+        availability: Availability | None = None,
     ) -> None:
         """``source_label`` names an MQL's source in the tally rows (the worker passes its
-        bounded Prometheus label, so a row's key is the series it feeds)."""
+        bounded Prometheus label, so a row's key is the series it feeds). ``availability``:
+        owners' working hours and absences (rules with ``owner_away`` read them)."""
         self.policy = policy
         self.retention = retention
         self.source_label = source_label
         self.partitions: dict[int, PartitionState] = {}
         self.index = DeadlineIndex()
         self._zone = ZoneInfo(policy.marketing.timezone)
+        self.availability = availability if availability is not None else Availability()
+        self._follows_people = policy.follows_people()
+        self._owned: dict[str, set[tuple[int, str]]] = {}
+        """Open leads by current owner (only when a rule follows people): whom to wake when
+        an owner's availability changes."""
+        self._owner_of: dict[tuple[int, str], str] = {}
 
     # -- queries -----------------------------------------------------------------
 
@@ -319,6 +328,21 @@ class SlaEngine(Generic[R]):
             )
         return outcome
 
+    def apply_absences(self, absences: Iterable[Absence], now: int) -> int:
+        """Versions of owners' absences (the ``crm.owner-availability`` global table) at ``now``.
+
+        Leads held by an owner whose availability changed are woken at ``now``: the next
+        deadline sweep re-evaluates them (a cancelled absence can make a deadline due at
+        once). Returns how many versions changed anything.
+        """
+        changed = 0
+        for absence in absences:
+            if self.availability.apply(absence):
+                changed += 1
+                for partition, lead_id in self._owned.get(absence.owner, ()):
+                    self.index.schedule(lead_id, partition, now)
+        return changed
+
     def restore(
         self, partition: int, leads: Mapping[str, bytes], tallies: Mapping[str, bytes]
     ) -> Outcome[R]:
@@ -332,6 +356,8 @@ class SlaEngine(Generic[R]):
             wake, summary = load_header(raw)
             self.index.schedule(lead_id, partition, wake)
             outcome.gauges.append((lead_id, partition, summary))
+            if self._follows_people:
+                self._track(lead_id, partition, summary)
         return outcome
 
     def drop(self, partitions: Iterable[int]) -> Outcome[R]:
@@ -343,6 +369,9 @@ class SlaEngine(Generic[R]):
             part = self.partitions.pop(partition, None)
             if part is not None:
                 outcome.gauges.extend((lead, partition, None) for lead in part.leads)
+                if self._follows_people:
+                    for lead in part.leads:
+                        self._track(lead, partition, None)
         return outcome
 
     def take_changes(self) -> StateChanges:
@@ -362,8 +391,27 @@ class SlaEngine(Generic[R]):
         self, state: LeadState, now: int | None, seen_at: int | None = None
     ) -> Assessment:
         return state.take_assessment(
-            self.policy, now, self.retention.closed_ms, self.retention.idle_ms, seen_at
+            self.policy,
+            now,
+            self.retention.closed_ms,
+            self.retention.idle_ms,
+            seen_at,
+            self.availability,
         )
+
+    def _track(self, lead_id: str, partition: int, summary: LeadSummary | None) -> None:
+        """Keep the owner index of open leads (for :meth:`apply_absences`)."""
+        key = (partition, lead_id)
+        owner = summary.owner if summary is not None else None
+        before = self._owner_of.get(key)
+        if before == owner:
+            return
+        if before is not None:
+            self._owned[before].discard(key)
+            del self._owner_of[key]
+        if owner is not None:
+            self._owned.setdefault(owner, set()).add(key)
+            self._owner_of[key] = owner
 
     def _settle(
         self,
@@ -384,6 +432,8 @@ class SlaEngine(Generic[R]):
             part.settle_lead(Settled(state, wake, assessment.summary))
         self.index.schedule(state.lead_id, partition, wake)
         outcome.gauges.append((state.lead_id, partition, assessment.summary))
+        if self._follows_people:
+            self._track(state.lead_id, partition, assessment.summary)
 
     def _evict(self, lead_id: str, partition: int, outcome: Outcome[R]) -> None:
         part = self.partitions[partition]
@@ -392,6 +442,8 @@ class SlaEngine(Generic[R]):
         part.delete_lead(lead_id)
         self.index.schedule(lead_id, partition, None)
         outcome.gauges.append((lead_id, partition, None))
+        if self._follows_people:
+            self._track(lead_id, partition, None)
         if row is not None:
             outcome.evicted.append((lead_id, row))
 

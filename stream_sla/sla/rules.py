@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
 from stream_sla.sla.calendar import Calendar
+from stream_sla.sla.calling_hours import move_into
 from stream_sla.sla.effects import Rule, Severity
 from stream_sla.sla.events import Outcome
 from stream_sla.sla.policy import (
@@ -63,6 +64,14 @@ class Touch(Protocol):
     def duration_ms(self) -> int | None: ...
 
 
+class Clock(Protocol):
+    """What rules ask of a clock: a :class:`Calendar`, or one that follows the owner
+    (:mod:`stream_sla.sla.availability`)."""
+
+    def deadline(self, start: int, duration: int) -> int: ...
+    def open_between(self, start: int, end: int) -> int: ...
+
+
 class CycleFacts(NamedTuple):
     """What the rules need of one cycle, computed once per evaluation."""
 
@@ -73,6 +82,10 @@ class CycleFacts(NamedTuple):
     first_status_at: int | None
     statuses: tuple[tuple[int, str], ...] = ()
     """(time, status) of the cycle's status changes, sorted: what pauses read."""
+    clock: Clock | None = None
+    """The rule's clock when it follows the owner (owner_away); None: the rule's calendar."""
+    calling: Calendar | None = None
+    """The lead's calling hours (first touch and attempts deadlines move into them)."""
 
 
 def qualifying(touches: Touches, facts: CycleFacts) -> tuple[Sequence[Touch], Sequence[Touch]]:
@@ -98,11 +111,12 @@ def first_touch(rule: FirstTouchRule, facts: CycleFacts) -> list[Checkpoint]:
     checkpoints = _deadline_rule(
         Rule.FIRST_TOUCH,
         rule.within_ms,
-        rule.calendar,
+        facts.clock or rule.calendar,
         rule.warn,
         facts,
         touch,
         pauses(rule.pause_on, facts),
+        facts.calling,
     )
     if not other:
         return checkpoints
@@ -116,7 +130,7 @@ def disposition(rule: DispositionRule, facts: CycleFacts) -> list[Checkpoint]:
     return _deadline_rule(
         Rule.DISPOSITION,
         rule.within_ms,
-        rule.calendar,
+        facts.clock or rule.calendar,
         rule.warn,
         facts,
         facts.first_status_at,
@@ -144,7 +158,7 @@ def pauses(pause_on: frozenset[str], facts: CycleFacts) -> Pauses:
     return tuple(found)
 
 
-def clock_deadline(calendar: Calendar, start: int, duration: int, paused: Pauses) -> int:
+def clock_deadline(calendar: Clock, start: int, duration: int, paused: Pauses) -> int:
     """When ``duration`` of open time has run from ``start``, not counting ``paused``.
 
     Each pause that begins before the deadline found so far stops the clock: the open time
@@ -183,12 +197,15 @@ def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
     counted = counted_attempts(rule, touches)
     connected = connected_at(touches)
     paused = pauses(rule.pause_on, facts)
+    calendar = facts.clock or rule.calendar
     checkpoints: list[Checkpoint] = []
     for rung in rule.ladder:
         reached = counted[rung.attempts - 1] if len(counted) >= rung.attempts else None
         kept = _earliest(reached, connected)
         satisfied, by_closing = _satisfied(kept, facts.closed_at)
-        deadline = clock_deadline(rule.calendar, facts.clock_start, rung.within_ms, paused)
+        deadline = clock_deadline(calendar, facts.clock_start, rung.within_ms, paused)
+        if facts.calling is not None and deadline != PAUSED:
+            deadline = move_into(facts.calling, deadline, facts.clock_start)
         detail: Detail = (
             ("required_attempts", rung.attempts),
             ("attempts_by_deadline", bisect.bisect_right(counted, deadline)),
@@ -202,7 +219,7 @@ def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
                 Checkpoint(
                     Rule.ATTEMPTS,
                     Severity.WARNING,
-                    clock_deadline(rule.calendar, facts.clock_start, offset, paused),
+                    clock_deadline(calendar, facts.clock_start, offset, paused),
                     deadline,
                     rung.within_ms,
                     satisfied,
@@ -252,14 +269,17 @@ def connected_at(touches: Sequence[Touch]) -> int | None:
 def _deadline_rule(
     rule: Rule,
     within_ms: int,
-    calendar: Calendar,
+    calendar: Clock,
     warn: WarnAt,
     facts: CycleFacts,
     kept_at: int | None,
     paused: Pauses = (),
+    calling: Calendar | None = None,
 ) -> list[Checkpoint]:
     satisfied, by_closing = _satisfied(kept_at, facts.closed_at)
     deadline = clock_deadline(calendar, facts.clock_start, within_ms, paused)
+    if calling is not None and deadline != PAUSED:
+        deadline = move_into(calling, deadline, facts.clock_start)
     breach = Checkpoint(
         rule, Severity.BREACH, deadline, deadline, within_ms, satisfied, by_closing, (), paused
     )

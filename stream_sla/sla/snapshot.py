@@ -36,7 +36,7 @@ def dump_state(
             FORMAT,
             wake_at,
             tuple(summary) if summary is not None else None,
-            tuple(state.profile) if state.profile else None,
+            _profile(state.profile),
             [tuple(h) for h in state.handoffs],
             [tuple(a) for a in state.attempts],
             [tuple(s) for s in state.statuses],
@@ -44,6 +44,14 @@ def dump_state(
         ]
     )
     return memoryview(row).tobytes()
+
+
+def _profile(profile: Profile | None) -> tuple[object, ...] | None:
+    """The profile's fields; a lead without a time zone (issue 15) writes the seven fields of
+    before, so its row is the same bytes and a release without the field still reads it."""
+    if profile is None:
+        return None
+    return tuple(profile) if profile.timezone is not None else tuple(profile)[:7]
 
 
 def load_state(lead_id: str, data: bytes) -> LeadState:
