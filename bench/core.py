@@ -58,6 +58,7 @@ def sweep_rate(open_leads: int) -> dict[str, float]:
     started = time.perf_counter()
     due = engine.index.pop_due(later)
     outcome = engine.fire(due, later)
+    engine.take_changes()  # the rows the worker writes after a sweep: encoded here
     elapsed = time.perf_counter() - started
     breaches = sum(
         1 for e in outcome.effects if isinstance(e, SlaViolation) and e.severity is Severity.BREACH

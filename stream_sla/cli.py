@@ -426,7 +426,12 @@ def _replay_arguments(p: argparse.ArgumentParser) -> None:
         help="the file holds raw payloads of this CRM, one a line (see Connect your CRM)",
     )
     p.add_argument("--mappings", type=Path, help="with --from: CRM mappings YAML")
-    p.add_argument("--people", type=Path, help="with --from: people directory (teams)")
+    p.add_argument(
+        "--people",
+        type=Path,
+        help="people directory: teams (with --from) and working hours (rules with owner_away;"
+        " default: STREAM_SLA_PEOPLE_FILE)",
+    )
     p.add_argument(
         "--routing",
         type=Path,
@@ -455,6 +460,7 @@ def _run_replay(args: argparse.Namespace) -> int:
     from stream_sla import report, report_files
     from stream_sla.policy_file import load_policy
     from stream_sla.replay import ReplayInputError, load_events, parse_month, parse_until, replay
+    from stream_sla.sla.availability import Absence, Availability
     from stream_sla.sla.engine import Retention
     from stream_sla.sla.timestamps import format_ms
 
@@ -473,12 +479,20 @@ def _run_replay(args: argparse.Namespace) -> int:
     until = parse_until(args.until) if args.until else None
     month = parse_month(args.month) if args.month else None
     rejected: Counter[str] = Counter()
+    absences: list[Absence] = []
     events = load_events(
         args.events,
         rejected,
         lambda lines: _vendor_lines(args, lines, rejected),
         lateness=policy.lateness,
+        absences=absences,
     )
+    if args.people:
+        from stream_sla.people import load_people
+
+        availability = Availability(load_people(args.people).working_hours())
+    else:
+        availability = settings.availability()
     keep = "--violations-out" in outputs or month is not None
     result = replay(
         events,
@@ -487,6 +501,8 @@ def _run_replay(args: argparse.Namespace) -> int:
         keep_effects=keep,
         progress=args.format == "text",
         retention=retention,
+        availability=availability,
+        absences=absences,
     )
     result.rejected = rejected
     built = report.build(result, args.quota, args.marketing_share, month, **_strike_settings(args))

@@ -13,6 +13,7 @@ from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_v
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from stream_sla import yamlfile
+from stream_sla.sla.availability import Availability
 from stream_sla.sla.durations import format_duration_ms, parse_duration_ms
 from stream_sla.sla.policy import Policy
 
@@ -88,6 +89,12 @@ class Settings(BaseSettings):
         description="SLA policy YAML (see policies/example.yaml); default: the built-in"
         " textbook policy (first touch 1h, attempts 3/5/7 in 14/28/56d, disposition 48h).",
     )
+    people_file: Path | None = Field(
+        None,
+        description="People directory (YAML or CRM user-export CSV): owners' working hours,"
+        " for policy rules with owner_away; default: none (owners work around the clock,"
+        " only absences from crm.owner-availability take them away).",
+    )
     first_touch_within: DurationMs | None = Field(
         None,
         description="Overrides every segment's first-touch target (e.g. 30s for a demo).",
@@ -114,7 +121,11 @@ class Settings(BaseSettings):
         5, ge=0, le=1000, description="How long the producer gathers records into a batch."
     )
     batch_max_events: int = Field(
-        2000, ge=1, le=100_000, description="Most CRM events the worker applies as one batch."
+        5000,
+        ge=1,
+        le=100_000,
+        description="Most CRM events the worker applies as one batch (one transaction per input"
+        " partition and batch); 5000 read a backfill fastest (python -m bench.batch_size).",
     )
     batch_within_seconds: float = Field(
         0.01,
@@ -213,6 +224,14 @@ class Settings(BaseSettings):
         if self.first_touch_within is not None:
             policy = policy.with_first_touch(self.first_touch_within, self.first_touch_warn_at)
         return policy
+
+    def availability(self) -> Availability:
+        """Owners' working hours from the people file (absences arrive on their topic)."""
+        if self.people_file is None:
+            return Availability()
+        from stream_sla.people import load_people
+
+        return Availability(load_people(self.people_file).working_hours())
 
 
 def load_settings(

@@ -155,6 +155,14 @@ class Metrics:
             ["rule", "outcome", "team", "rep"],
             registry=r,
         )
+        self.rep_breach_share = Counter(
+            "stream_sla_rep_breach_share_total",
+            "Breaches charged to reps by their share of the rule's clock (a lead re-assigned"
+            " inside its cycle splits its breach by business time held; otherwise the owner at"
+            ' the deadline takes it whole). Reps not in known_reps: rep="other-NN".',
+            ["rule", "team", "rep"],
+            registry=r,
+        )
         self.points = Counter(
             "stream_sla_points_total",
             "Leaderboard points: one per service level met, by team and rep.",

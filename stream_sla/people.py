@@ -17,13 +17,20 @@ YAML (``people.yaml``)::
         email: ada@example.com          # optional
         chat: "@ada"                    # optional: Slack member id or handle
         timezone: Europe/London         # optional IANA zone
+        hours: "mon-fri 09:00-17:30"    # optional working hours, local to the person's zone:
+                                        # "days HH:MM-HH:MM[, HH:MM-HH:MM]; days ..." or a
+                                        # mapping {mon: "09:00-17:30", ...}; none: any time
 
 CSV (``people.csv``), the shape of a CRM user export: a header row, then one person a
 row. Headers are matched without regard to case, spaces or underscores, and the
 usual export names are understood (``User ID``/``Owner ID``/``Id``; ``First Name`` +
 ``Last Name`` or ``Name``; ``Team``/``Primary Team``; ``Manager``/``Manager ID``/
 ``ManagerId``; ``Email``; ``Chat``/``Slack``/``Slack ID``; ``Time Zone``/
-``TimeZoneSidKey``). Unknown columns are ignored: an export has many.
+``TimeZoneSidKey``; ``Working Hours``/``Hours`` in the text form above). Unknown
+columns are ignored: an export has many.
+
+Working hours and absences (the ``crm.owner-availability`` topic) are what a policy rule
+with ``owner_away`` reads: :meth:`PeopleDirectory.working_hours`.
 
 Every mistake raises :class:`~stream_sla.yamlfile.ConfigError` naming file, line, the
 field and what to write instead, like the policy loader: a duplicate id, a manager
@@ -36,12 +43,15 @@ import csv
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import time
 from functools import partial
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from stream_sla import yamlfile
+from stream_sla.sla.calendar import Calendar
 from stream_sla.yamlfile import ConfigError
 
 __all__ = ["PeopleDirectory", "Person", "load_people"]
@@ -60,6 +70,8 @@ class Person:
     email: str | None = None
     chat: str | None = None
     timezone: str = DEFAULT_TIMEZONE
+    hours: tuple[tuple[int, tuple[tuple[time, time], ...]], ...] | None = None
+    """Working hours per weekday (0 = Monday), local to ``timezone``; None: not known."""
 
 
 class PeopleDirectory:
@@ -120,6 +132,14 @@ class PeopleDirectory:
         """Known reps' owner ids, sorted (the bounded label set of issue 10)."""
         return tuple(sorted(self._by_id))
 
+    def working_hours(self) -> dict[str, Calendar]:
+        """Each person with working hours as a calendar in their own zone (DST included)."""
+        return {
+            p.owner_id: Calendar(f"hours of {p.owner_id}", p.timezone, dict(p.hours))
+            for p in self._by_id.values()
+            if p.hours is not None
+        }
+
     def teams(self) -> tuple[str, ...]:
         """Known teams, sorted."""
         return tuple(sorted({p.team for p in self._by_id.values()}))
@@ -150,7 +170,7 @@ def load_people(path: Path) -> PeopleDirectory:
 Fail = Callable[[str, str], ConfigError]
 """(field, problem) -> the located error for the row or entry being read."""
 
-_FIELDS = ("id", "name", "team", "manager", "email", "chat", "timezone")
+_FIELDS = ("id", "name", "team", "manager", "email", "chat", "timezone", "hours")
 _REQUIRED = {
     "id": 'required: the CRM\'s owner id, e.g. id: "12345678"',
     "name": "required: the person's name, e.g. name: Ada Byron",
@@ -161,7 +181,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 def _person(fields: Mapping[str, Any], default_timezone: str, fail: Fail) -> Person:
     values: dict[str, str | None] = {}
-    for field in _FIELDS:
+    hours = _hours(fields.get("hours"), partial(fail, "hours"))
+    for field in _FIELDS[:-1]:
         raw = fields.get(field)
         if raw is None or raw == "":
             values[field] = None
@@ -186,6 +207,65 @@ def _person(fields: Mapping[str, Any], default_timezone: str, fail: Fail) -> Per
         email=email,
         chat=values["chat"],
         timezone=timezone,
+        hours=hours,
+    )
+
+
+_WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS_EXAMPLE = 'write e.g. "mon-fri 09:00-17:30; sat 10:00-14:00"'
+_RANGE = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
+
+
+def _hours(raw: Any, fail: Callable[[str], ConfigError]) -> tuple[Any, ...] | None:
+    """Working hours from text ("mon-fri 09:00-17:30; sat 10:00-14:00") or a weekday mapping."""
+    if raw is None or raw == "":
+        return None
+    days: dict[int, list[tuple[time, time]]] = {}
+    if isinstance(raw, dict):
+        parts = [(str(day), value) for day, value in raw.items()]
+    elif isinstance(raw, str):
+        parts = []
+        for chunk in raw.split(";"):
+            if chunk.strip():
+                head, _, ranges = chunk.strip().partition(" ")
+                parts.append((head, ranges))
+    else:
+        raise fail(f"{raw!r} is not working hours; {_HOURS_EXAMPLE}")
+    for head, ranges in parts:
+        for day in _days(head, fail):
+            listed = ranges if isinstance(ranges, list) else str(ranges).split(",")
+            for text in listed:
+                days.setdefault(day, []).append(_range(str(text).strip(), fail))
+    if not days:
+        raise fail(f"no working hours in {raw!r}; {_HOURS_EXAMPLE}")
+    for day, opening in days.items():
+        opening.sort()
+        for (_, closes), (opens, _) in pairwise(opening):
+            if closes == time(0) or closes > opens:
+                raise fail(f"{_WEEKDAY_NAMES[day]}: ranges overlap; give each time once")
+    return tuple(sorted((day, tuple(opening)) for day, opening in days.items()))
+
+
+def _days(text: str, fail: Callable[[str], ConfigError]) -> list[int]:
+    low, _, high = text.strip().lower().partition("-")
+    if low not in _WEEKDAY_NAMES or (high and high not in _WEEKDAY_NAMES):
+        raise fail(f"{text!r} is not a weekday or range of weekdays (mon, ..., sun: mon-fri)")
+    first = _WEEKDAY_NAMES.index(low)
+    last = _WEEKDAY_NAMES.index(high) if high else first
+    if last < first:
+        raise fail(f"{text!r} runs backwards; write the days in order, e.g. mon-fri")
+    return list(range(first, last + 1))
+
+
+def _range(text: str, fail: Callable[[str], ConfigError]) -> tuple[time, time]:
+    found = _RANGE.match(text.replace(" ", ""))
+    if found:
+        opens = int(found[1]) * 60 + int(found[2])
+        closes = int(found[3]) * 60 + int(found[4])
+        if int(found[2]) < 60 and int(found[4]) < 60 and opens < closes <= 24 * 60:
+            return time(*divmod(opens, 60)), time(*divmod(closes % (24 * 60), 60))
+    raise fail(
+        f"{text!r} is not a range like 09:00-17:30 (opening before closing); {_HOURS_EXAMPLE}"
     )
 
 
@@ -282,6 +362,7 @@ _HEADER_ALIASES = {
     "email": ("email", "emailaddress"),
     "chat": ("chat", "chathandle", "slack", "slackid", "slackhandle", "slackmemberid"),
     "timezone": ("timezone", "tz", "timezonesidkey"),
+    "hours": ("hours", "workinghours", "businesshours", "officehours"),
 }
 
 

@@ -70,7 +70,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from stream_sla import yamlfile
+from stream_sla.sla.availability import OwnerAway
 from stream_sla.sla.calendar import WEEKDAYS, Calendar, Pause
+from stream_sla.sla.calling_hours import CallingHours, RegionHours
 from stream_sla.sla.durations import format_duration_ms, parse_duration_ms
 from stream_sla.sla.events import CLOSING_STATUSES, Channel, LeadStatus, Outcome
 from stream_sla.sla.policy import (
@@ -236,6 +238,14 @@ def _pause_statuses(value: Any) -> frozenset[str]:
     return frozenset(listed)
 
 
+def _owner_away(value: Any) -> OwnerAway:
+    try:
+        return OwnerAway(value)
+    except ValueError:
+        known = ", ".join(choice.value for choice in OwnerAway)
+        raise _problem(f"{value!r} is not a choice for owner_away (use {known})") from None
+
+
 def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
@@ -287,6 +297,7 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Match = Annotated[tuple[tuple[str, frozenset[str]], ...], BeforeValidator(_match)]
 Count = Annotated[int, Field(gt=0)]
 PauseStatuses = Annotated[frozenset[str], BeforeValidator(_pause_statuses)]
+OwnerAwayChoice = Annotated[OwnerAway, BeforeValidator(_owner_away)]
 Weight = Annotated[float, Field(ge=0)]
 
 
@@ -318,6 +329,20 @@ class _Rule(_Strict):
     warn_before: PositiveDuration | None = None
     compliance_target: Share | None = None
     pause_on: PauseStatuses | None = None
+    owner_away: OwnerAwayChoice | None = None
+    grace: Duration | None = None
+
+    @model_validator(mode="after")
+    def _grace_for_escalation(self) -> Self:
+        if self.owner_away is OwnerAway.ESCALATE and self.grace is None:
+            raise _problem(
+                "owner_away: escalate needs grace: how long the owner may be away before the"
+                " re-route, e.g. grace: 30m",
+                "owner_away",
+            )
+        if self.grace is not None and self.owner_away is not OwnerAway.ESCALATE:
+            raise _problem("grace only goes with owner_away: escalate", "grace")
+        return self
 
     def _check_warning(self, within_ms: int) -> None:
         if self.warn_at is not None and self.warn_before is not None:
@@ -340,6 +365,8 @@ class _Rule(_Strict):
             "warn": warn,
             "compliance_target": self.compliance_target,
             "pause_on": self.pause_on,
+            "owner_away": self.owner_away,
+            "grace_ms": self.grace,
         }
         return {key: value for key, value in given.items() if value is not None}
 
@@ -485,6 +512,48 @@ class _Calendar(_Strict):
         return Calendar(name, self.timezone, hours, frozenset(self.holidays), pauses)
 
 
+def _every_day(value: Any) -> Any:
+    """Calling hours as one range (or list) for every day, or per weekday like a calendar."""
+    if isinstance(value, str | list):
+        return dict.fromkeys(WEEKDAYS, value)
+    return value
+
+
+CallingDays = Annotated[dict[Weekday, DayHours], BeforeValidator(_every_day)]
+
+
+def _weekdays(hours: dict[Any, tuple[tuple[time, time], ...]]) -> tuple[Any, ...]:
+    return tuple(sorted((WEEKDAYS.index(day), ranges) for day, ranges in hours.items() if ranges))
+
+
+class _Region(_Strict):
+    timezone: Zone | None = None
+    hours: CallingDays | None = None
+
+    def build(self) -> RegionHours:
+        return RegionHours(self.timezone, None if self.hours is None else _weekdays(self.hours))
+
+
+class _CallingHours(_Strict):
+    """Lead-local permitted calling hours: 08:00-21:00 every day unless given."""
+
+    hours: CallingDays | None = None
+    regions: dict[str, _Region] = {}
+
+    @field_validator("hours")
+    @classmethod
+    def _opens(cls, hours: dict[str, Any] | None) -> dict[str, Any] | None:
+        if hours is not None and not any(hours.values()):
+            raise _problem("never permitted: give at least one day's hours, e.g. 08:00-21:00")
+        return hours
+
+    def build(self) -> CallingHours:
+        regions = {name: region.build() for name, region in self.regions.items()}
+        if self.hours is None:
+            return CallingHours(regions=regions)
+        return CallingHours(_weekdays(self.hours), regions)
+
+
 _LATENESS, _GOALS = Lateness(), MarketingGoals()
 
 
@@ -519,6 +588,7 @@ class _Policy(_Strict):
     calendars: dict[str, _Calendar] = {}
     segments: list[_Segment]
     marketing: _Marketing = _Marketing()
+    calling_hours: _CallingHours | None = None
 
     @field_validator("segments")
     @classmethod
@@ -577,4 +647,5 @@ class _Policy(_Strict):
             Lateness(self.lateness.max_late, self.lateness.max_future),
             self.marketing.build(),
             calendars,
+            None if self.calling_hours is None else self.calling_hours.build(),
         )

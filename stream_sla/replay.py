@@ -10,8 +10,11 @@ why a replay reproduces the worker's breach ids.
 Input: JSON Lines (optionally .gz, or ``-`` for stdin), one CRM event per line
 with its kind in ``type`` (``lead-created``, ``handed-to-sales``,
 ``contact-attempt``, ``lead-status-changed``), or ``{"topic": "crm.<kind>",
-"value": {...}}`` as dumped from Kafka. Lines that are not valid events are
-counted by reason and skipped, as the worker dead-letters them.
+"value": {...}}`` as dumped from Kafka. Owners' absences (type ``owner-availability``, or
+topic ``crm.owner-availability``) may be in the same file: they are a global table, applied
+before the first event (an absence counts from when it was recorded, so knowing it early
+changes nothing), as the worker reads its whole topic before it decides. Lines that are not
+valid events are counted by reason and skipped, as the worker dead-letters them.
 
 Lateness: the file's order is its arrival order, and the replay's clock for an event is
 the newest event time read so far from the same topic (kind). An event older than that
@@ -37,6 +40,7 @@ from typing import IO, Any
 import orjson
 from aiokafka.partitioner import murmur2
 
+from stream_sla.sla.availability import Absence, Availability, absence_from_object
 from stream_sla.sla.effects import Effect, Rule
 from stream_sla.sla.engine import Outcome, Placed, RecordLike, Retention, SlaEngine
 from stream_sla.sla.events import (
@@ -83,6 +87,8 @@ class ReplayResult:
     """The clock at the end: deadlines up to here fired, later ones are still pending."""
     states: dict[str, LeadState] = field(default_factory=dict)
     """Each lead's facts and what was emitted, for per-cycle outcomes and funnel actuals."""
+    availability: Availability = field(default_factory=Availability)
+    """Owners' hours and absences the replay applied (the report's rows read them too)."""
 
 
 class ReplayInputError(ValueError):
@@ -107,9 +113,12 @@ class Replay:
         keep_effects: bool = False,
         partitions: int = 1,
         retention: Retention | None = None,
+        availability: Availability | None = None,
     ) -> None:
         self.policy = policy
-        self.engine: SlaEngine[RecordLike] = SlaEngine(policy, retention or Retention())
+        self.engine: SlaEngine[RecordLike] = SlaEngine(
+            policy, retention or Retention(), availability=availability
+        )
         self.partitions = partitions
         self.evicted: dict[str, bytes] = {}
         """The last row of each lead the engine forgot (the report still reads its cycles)."""
@@ -126,6 +135,8 @@ class Replay:
             self.result.duplicates += 1  # a duplicate, or over a per-lead limit: no change
         self._record(outcome)
         self.result.events += 1
+        if self.result.events % FLUSH_EVERY == 0:
+            self.engine.take_changes()  # no changelog offline: the rows stay in memory
 
     def finish(self, until: int) -> ReplayResult:
         self._fire_until(until)
@@ -138,6 +149,7 @@ class Replay:
                 self.result.rollup.add_unconnected(handoff.team, handoff.owner, attempts)
         self.result.leads = len(states)
         self.result.states = states
+        self.result.availability = self.engine.availability
         self.result.until = until
         return self.result
 
@@ -152,7 +164,11 @@ class Replay:
         if self._keep:
             self.result.effects.extend(outcome.effects)
         self.evicted.update(outcome.evicted)
-        self.engine.take_changes()  # no changelog offline: the rows stay in memory
+
+
+FLUSH_EVERY = 32_768
+"""Events between two flushes of the engine's changed leads to rows: a lead touched again
+within them is not decoded and encoded again; at most this many leads are held decoded."""
 
 
 KEEP_EVERY_LEAD = Retention(closed_ms=10**15, idle_ms=10**15)
@@ -161,13 +177,22 @@ KEEP_EVERY_LEAD = Retention(closed_ms=10**15, idle_ms=10**15)
 
 def default_partition(key: bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner (Java client and aiokafka) gives a key."""
+    if partitions == 1:
+        return 0  # a replay's default: no hash per event
     return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
+AVAILABILITY = "owner-availability"
+
+
 def read_events(
-    lines: Iterable[bytes], rejected: Counter[str], lateness: Lateness = DEFAULT_LATENESS
+    lines: Iterable[bytes],
+    rejected: Counter[str],
+    lateness: Lateness = DEFAULT_LATENESS,
+    absences: list[Absence] | None = None,
 ) -> list[Event]:
-    """Decode JSON Lines into events sorted for replay; bad lines are counted, not fatal."""
+    """Decode JSON Lines into events sorted for replay; bad lines are counted, not fatal.
+    Owners' absences go to ``absences`` (refused as an unknown topic when it is None)."""
     events: list[Event] = []
     newest: dict[type, int] = {}
     for line in lines:
@@ -175,6 +200,9 @@ def read_events(
             continue
         try:
             obj = orjson.loads(line)
+            if absences is not None and _is_absence(obj):
+                absences.append(absence_from_object(None, obj.get("value", obj)))
+                continue
             event = _event(obj)
             clock = max(newest.get(type(event), event.occurred_at), event.occurred_at)
             newest[type(event)] = clock
@@ -186,6 +214,12 @@ def read_events(
             rejected[exc.reason.value] += 1
     events.sort(key=lambda e: (e.occurred_at, _KIND_ORDER[_kind(e)], e.event_id))
     return events
+
+
+def _is_absence(obj: Any) -> bool:
+    return isinstance(obj, dict) and (
+        obj.get("type") == AVAILABILITY or obj.get("topic") == f"crm.{AVAILABILITY}"
+    )
 
 
 def _event(obj: Any) -> Event:
@@ -220,6 +254,7 @@ def load_events(
     rejected: Counter[str],
     translate: Callable[[Iterable[bytes]], Iterable[bytes]] | None = None,
     lateness: Lateness = DEFAULT_LATENESS,
+    absences: list[Absence] | None = None,
 ) -> list[Event]:
     """Read and sort an events file; a file that cannot be read raises ReplayInputError.
 
@@ -232,7 +267,9 @@ def load_events(
     fix = "give a JSON Lines file of CRM events (.gz ok), or - for stdin"
     try:
         with open_lines(source) as lines:
-            events = read_events(translate(lines) if translate else lines, rejected, lateness)
+            events = read_events(
+                translate(lines) if translate else lines, rejected, lateness, absences
+            )
     except FileNotFoundError:
         raise ReplayInputError(f"{source}: no such file ({fix})") from None
     except IsADirectoryError:
@@ -289,10 +326,14 @@ def replay(
     progress: bool = False,
     retention: Retention | None = None,
     partitions: int = 1,
+    availability: Availability | None = None,
+    absences: Iterable[Absence] = (),
 ) -> ReplayResult:
-    """``retention``: how long leads are kept (default: the worker's, see :class:`Replay`)."""
+    """``retention``: how long leads are kept (default: the worker's, see :class:`Replay`);
+    ``availability``: owners' working hours, ``absences`` their absences (applied first)."""
     started = time.perf_counter()
-    engine = Replay(policy, keep_effects, partitions, retention)
+    engine = Replay(policy, keep_effects, partitions, retention, availability)
+    engine.engine.apply_absences(absences, events[0].occurred_at if events else 0)
     for event in _progress(events, progress):
         engine.apply(event)
     end = until if until is not None else (events[-1].occurred_at if events else 0)

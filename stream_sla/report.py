@@ -32,7 +32,7 @@ def outcomes(result: ReplayResult) -> list[RuleOutcome]:
     """One row per lead, cycle and rule, in lead and cycle order (the CSV's rows)."""
     rows: list[RuleOutcome] = []
     for lead_id in sorted(result.states):
-        rows.extend(rule_outcomes(result.states[lead_id], result.policy))
+        rows.extend(rule_outcomes(result.states[lead_id], result.policy, result.availability))
     rows.sort(key=lambda r: (r.lead_id, r.cycle_started_at, r.rule.value))
     return rows
 
@@ -112,6 +112,10 @@ def build(
         "compliance_by_month": _by_month(result, month),
         "compliance_by_team": _compliance(rows, lambda r: r.team),
         "compliance_by_rep": _compliance(rows, lambda r: r.owner),
+        "breach_share_by_rep": sorted(
+            ((rep, round(share, 3)) for rep, share in rollup.breach_share_by_rep.items() if share),
+            key=lambda pair: (-pair[1], pair[0]),
+        ),
         "first_touch_share": _shares(cycles, result.rollup.day),
         "speed_to_lead": {
             "all": _speed(cycles),
@@ -434,6 +438,10 @@ def render_text(report: dict[str, Any]) -> str:
     add("Teams")
     for rank, (team, points) in enumerate(report["leaderboard"]["teams"], 1):
         add(f"  {rank:>2}. {team:<28} {points:>6,}")
+    add("")
+    add(f"Breaches charged by share of the clock held (re-assigned leads split), top {TOP}")
+    for rep, share in report["breach_share_by_rep"][:TOP]:
+        add(f"  {rep:<32} {share:>8,.2f}")
     add("")
     add("Renegotiate? (compliance under target in each of the last three months)")
     for rule, verdict in report["renegotiate"].items():

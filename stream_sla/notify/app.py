@@ -118,7 +118,7 @@ class Notifier:
         self._dead_letter = self.catalog.dead_letter
         self.reader = CrmReader(
             settings,
-            [self._warnings, self._breaches, self._lead_state],
+            [self._warnings, self._breaches, self._lead_state, self.catalog.name("sla.reroutes")],
             self._process,
             self._on_assigned,
             self._on_revoked,
@@ -233,7 +233,7 @@ class Notifier:
             if notice.severity == "breach":
                 self._discard(
                     lambda d: (
-                        d.notice.severity == "warning"
+                        d.notice.severity in ("warning", "reroute")
                         and (d.notice.lead_id, d.notice.rule, d.notice.handed_at)
                         == (notice.lead_id, notice.rule, notice.handed_at)
                     )

@@ -38,7 +38,10 @@ from stream_sla.sla.durations import parse_duration_ms
 
 __all__ = ["ChannelConfig", "NotifyConfig", "Route", "load_notifications"]
 
-SEVERITIES = ("warning", "breach")
+SEVERITIES = ("warning", "breach", "reroute")
+"""reroute: sla.reroutes (the owner is away, ``owner_away: escalate``); a route gets them only
+when its ``when.severity`` names it, so older routing files change nothing."""
+DEFAULT_SEVERITIES = ("warning", "breach")
 RULES = ("first_touch", "attempts", "disposition")
 WHO = ("owner", "manager", "team", "on_call")
 """owner: the rep holding the lead; manager: the owner's manager in the people directory;
@@ -153,7 +156,7 @@ CRM_TASKS = ("hubspot_task", "salesforce_task", "pipedrive_activity")
 
 
 class _When(_Strict):
-    severity: Names = Field(default_factory=lambda: list(SEVERITIES))
+    severity: Names = Field(default_factory=lambda: list(DEFAULT_SEVERITIES))
     rule: Names = Field(default_factory=lambda: list(RULES))
     team: Names | None = None
     segment: Names | None = None

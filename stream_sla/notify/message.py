@@ -86,7 +86,11 @@ def fields(delivery: Delivery, now: int, crm_link: str, owner_name: str | None) 
         action = f"reach {n.required_attempts} follow-up attempts"
     left = n.deadline_at - now
     breach = n.severity == "breach"
-    if delivery.escalation:
+    if n.severity == "reroute":
+        away = owner_name or n.owner or "the owner"
+        headline = f"Re-route: {away} is away"
+        action = f"give the lead to someone available ({action} is still open)"
+    elif delivery.escalation:
         headline = (
             f"Escalation: {owner_name or n.owner} missed the SLA"
             if breach

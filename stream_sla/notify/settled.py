@@ -28,7 +28,7 @@ def moot(delivery: Delivery, state: LeadState, policy: Policy) -> bool:
     cycle = cycles[0]
     if cycle.closed_at is not None:
         return True
-    if notice.severity == Severity.WARNING.value and (
+    if notice.severity != Severity.BREACH.value and (
         Sent(Rule(notice.rule), Severity.BREACH, cycle.started_at) in state.emitted
     ):
         return True
@@ -48,4 +48,4 @@ def moot(delivery: Delivery, state: LeadState, policy: Policy) -> bool:
 def stale(notice: Notice, now: int) -> bool:
     """A warning read after its deadline (the notifier lagged or restarted) says nothing
     useful any more: either the lead was met, or its breach follows and says more."""
-    return notice.severity == Severity.WARNING.value and notice.deadline_at <= now
+    return notice.severity != Severity.BREACH.value and notice.deadline_at <= now

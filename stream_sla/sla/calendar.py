@@ -43,20 +43,23 @@ class Calendar:
     holidays: frozenset[date] = frozenset()
     pauses: tuple[Pause, ...] = ()
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
+    _always_open: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_zone", ZoneInfo(self.timezone))
+        always = self.hours is None and not self.pauses and not self.holidays
+        object.__setattr__(self, "_always_open", always)  # read for every deadline
 
     def __hash__(self) -> int:
         return hash((self.name, self.timezone, self.holidays, self.pauses))
 
     @property
     def always_open(self) -> bool:
-        return self.hours is None and not self.pauses and not self.holidays
+        return self._always_open
 
     def deadline(self, start: int, duration: int) -> int:
         """The instant when ``duration`` ms of open time have passed since ``start``."""
-        if self.always_open:
+        if self._always_open:
             return start + duration
         remaining = duration
         for open_at, close_at in self._open_intervals_from(start):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from stream_sla.sla.timestamps import format_ms
 
@@ -26,6 +26,8 @@ class Rule(enum.StrEnum):
 class Severity(enum.StrEnum):
     WARNING = "warning"
     BREACH = "breach"
+    REROUTE = "reroute"
+    """The owner is away and the rule escalates (``owner_away: escalate``): re-route the lead."""
 
 
 class Settlement(enum.StrEnum):
@@ -62,6 +64,29 @@ def retraction_id(breach_id: str, generation: int) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, f"{breach_id}|retracted|{generation}"))
 
 
+class OwnerShare(NamedTuple):
+    """One owner's part of a rule's clock in a cycle that changed hands."""
+
+    owner: str
+    held_from: int
+    held_to: int
+    business_ms: int
+    """Time the rule's clock ran (its calendar, pauses aside) while this owner held the lead."""
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "owner": self.owner,
+            "from": format_ms(self.held_from),
+            "to": format_ms(self.held_to),
+            "business_seconds": self.business_ms / 1000,
+        }
+
+
+def shares_record(owners: tuple[OwnerShare, ...]) -> dict[str, Any]:
+    """``{"owners": [...]}`` when the lead changed hands inside the cycle, else nothing."""
+    return {"owners": [o.to_record() for o in owners]} if owners else {}
+
+
 @dataclass(frozen=True, slots=True)
 class SlaViolation:
     """A warning (deadline near, still unmet) or a breach (deadline passed unmet)."""
@@ -81,6 +106,8 @@ class SlaViolation:
     policy_segment: str
     policy_version: str
     detail: dict[str, int | str] = field(default_factory=dict)
+    owners: tuple[OwnerShare, ...] = ()
+    """Each owner's share of the clock, when the lead changed hands inside the cycle."""
 
     def to_record(self) -> dict[str, Any]:
         """The JSON value published to ``sla.breaches`` / ``sla.warnings`` (times as RFC 3339)."""
@@ -101,7 +128,20 @@ class SlaViolation:
             "policy_segment": self.policy_segment,
             "policy_version": self.policy_version,
             **self.detail,
+            **shares_record(self.owners),
         }
+
+    def shares(self) -> dict[str, float]:
+        """Who is charged how much of this record: the owners by their share of the clock's
+        time (a re-assigned lead), else the owner at the deadline whole."""
+        held = [(o.owner, o.business_ms or (o.held_to - o.held_from)) for o in self.owners]
+        total = sum(ms for _, ms in held)
+        if not total:
+            return {self.owner or "unknown": 1.0}
+        split: dict[str, float] = {}
+        for owner, ms in held:
+            split[owner] = split.get(owner, 0.0) + ms / total
+        return split
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +171,9 @@ class RuleSettled:
     policy_segment: str
     paused_seconds: float = 0.0
     """Time the rule's clock stood still on a pausing status before the promise was kept."""
+    owners: tuple[OwnerShare, ...] = ()
+    """Each owner's share of the clock until the promise was kept, when the lead changed
+    hands inside the cycle."""
 
 
 @dataclass(frozen=True, slots=True)

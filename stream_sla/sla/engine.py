@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from stream_sla.sla.availability import Absence, Availability
 from stream_sla.sla.deadlines import DeadlineIndex, Due
 from stream_sla.sla.effects import Effect, MqlDelivered
 from stream_sla.sla.events import Event, EventKind, EventRejected, check_event_time, decode_event
@@ -105,12 +106,31 @@ class StateChanges:
         return any(self.leads.values()) or any(self.tallies.values())
 
 
+class Settled(NamedTuple):
+    """A lead changed since the last flush, decoded, with what its row will say."""
+
+    state: LeadState
+    wake_at: int | None
+    summary: LeadSummary | None
+
+
+_UNWRITTEN = b""
+"""The row of a lead first settled since the last flush (its row is encoded at the flush)."""
+
+
 class PartitionState:
-    """One partition's leads (changelog rows, gauge summary included) and MQL tally rows."""
+    """One partition's leads (changelog rows, gauge summary included) and MQL tally rows.
+
+    A lead changed since the last :meth:`flush` is held decoded in ``settled`` and encoded
+    once at the flush (once per batch live; a replay flushes every few thousand events), so
+    a lead touched by several events or deadlines in between is decoded and encoded once.
+    ``leads`` has every lead's key; a settled lead's row there is stale until the flush.
+    """
 
     def __init__(self, partition: int) -> None:
         self.partition = partition
         self.leads: dict[str, bytes] = {}
+        self.settled: dict[str, Settled] = {}
         self.tally: dict[tuple[str, str], tuple[int, float]] = {}
         self.lead_changes: dict[str, bytes | None] = {}
         self.tally_changes: dict[str, bytes | None] = {}
@@ -118,6 +138,7 @@ class PartitionState:
     def restore(self, leads: Mapping[str, bytes], tallies: Mapping[str, bytes]) -> None:
         """Install what recovery read from the two changelogs (rows as written)."""
         self.leads = dict(leads)
+        self.settled.clear()
         for key, raw in tallies.items():
             month, source, owner = key.rsplit("|", 2)
             if int(owner) == self.partition:
@@ -125,12 +146,38 @@ class PartitionState:
                 self.tally[(month, source)] = (int(count), float(value))
 
     def write_lead(self, lead_id: str, row: bytes) -> None:
+        self.settled.pop(lead_id, None)
         self.leads[lead_id] = row
         self.lead_changes[lead_id] = row
 
+    def settle_lead(self, settled: Settled) -> None:
+        """Hold a changed lead decoded until the next :meth:`flush` writes its row."""
+        lead_id = settled.state.lead_id
+        self.settled[lead_id] = settled
+        self.leads.setdefault(lead_id, _UNWRITTEN)
+
     def delete_lead(self, lead_id: str) -> None:
+        self.settled.pop(lead_id, None)
         if self.leads.pop(lead_id, None) is not None:
             self.lead_changes[lead_id] = None
+
+    def decoded(self, lead_id: str) -> LeadState | None:
+        """The lead's state: the one held since its last change, or decoded from its row."""
+        held = self.settled.get(lead_id)
+        if held is not None:
+            return held.state
+        raw = self.leads.get(lead_id)
+        return load_state(lead_id, raw) if raw is not None else None
+
+    def flush(self) -> None:
+        """Encode the rows of the leads changed since the last flush."""
+        if not self.settled:
+            return
+        for lead_id, (state, wake_at, summary) in self.settled.items():
+            row = dump_state(state, wake_at, summary)
+            self.leads[lead_id] = row
+            self.lead_changes[lead_id] = row
+        self.settled.clear()
 
     def count_mql(self, month: str, source: str, weight: float) -> None:
         count, value = self.tally.get((month, source), (0, 0.0))
@@ -145,15 +192,23 @@ class SlaEngine(Generic[R]):
         policy: Policy,
         retention: Retention = Retention(),
         source_label: Callable[[str | None], str] = lambda source: source or "unknown",
+        availability: Availability | None = None,
     ) -> None:
         """``source_label`` names an MQL's source in the tally rows (the worker passes its
-        bounded Prometheus label, so a row's key is the series it feeds)."""
+        bounded Prometheus label, so a row's key is the series it feeds). ``availability``:
+        owners' working hours and absences (rules with ``owner_away`` read them)."""
         self.policy = policy
         self.retention = retention
         self.source_label = source_label
         self.partitions: dict[int, PartitionState] = {}
         self.index = DeadlineIndex()
         self._zone = ZoneInfo(policy.marketing.timezone)
+        self.availability = availability if availability is not None else Availability()
+        self._follows_people = policy.follows_people()
+        self._owned: dict[str, set[tuple[int, str]]] = {}
+        """Open leads by current owner (only when a rule follows people): whom to wake when
+        an owner's availability changes."""
+        self._owner_of: dict[tuple[int, str], str] = {}
 
     # -- queries -----------------------------------------------------------------
 
@@ -166,11 +221,17 @@ class SlaEngine(Generic[R]):
 
     def lead_row(self, partition: int, lead_id: str) -> bytes | None:
         part = self.partitions.get(partition)
-        return part.leads.get(lead_id) if part is not None else None
+        if part is None:
+            return None
+        part.flush()
+        return part.leads.get(lead_id)
 
     def lead_rows(self, partition: int) -> Iterator[tuple[str, bytes]]:
         part = self.partitions.get(partition)
-        return iter(part.leads.items()) if part is not None else iter(())
+        if part is None:
+            return iter(())
+        part.flush()
+        return iter(part.leads.items())
 
     def tally_row(self, partition: int, key: str) -> bytes | None:
         """A tally row's current value, by its changelog key (``month|source|partition``)."""
@@ -267,6 +328,21 @@ class SlaEngine(Generic[R]):
             )
         return outcome
 
+    def apply_absences(self, absences: Iterable[Absence], now: int) -> int:
+        """Versions of owners' absences (the ``crm.owner-availability`` global table) at ``now``.
+
+        Leads held by an owner whose availability changed are woken at ``now``: the next
+        deadline sweep re-evaluates them (a cancelled absence can make a deadline due at
+        once). Returns how many versions changed anything.
+        """
+        changed = 0
+        for absence in absences:
+            if self.availability.apply(absence):
+                changed += 1
+                for partition, lead_id in self._owned.get(absence.owner, ()):
+                    self.index.schedule(lead_id, partition, now)
+        return changed
+
     def restore(
         self, partition: int, leads: Mapping[str, bytes], tallies: Mapping[str, bytes]
     ) -> Outcome[R]:
@@ -280,6 +356,8 @@ class SlaEngine(Generic[R]):
             wake, summary = load_header(raw)
             self.index.schedule(lead_id, partition, wake)
             outcome.gauges.append((lead_id, partition, summary))
+            if self._follows_people:
+                self._track(lead_id, partition, summary)
         return outcome
 
     def drop(self, partitions: Iterable[int]) -> Outcome[R]:
@@ -291,12 +369,16 @@ class SlaEngine(Generic[R]):
             part = self.partitions.pop(partition, None)
             if part is not None:
                 outcome.gauges.extend((lead, partition, None) for lead in part.leads)
+                if self._follows_people:
+                    for lead in part.leads:
+                        self._track(lead, partition, None)
         return outcome
 
     def take_changes(self) -> StateChanges:
         """The rows changed since the last call, per partition, and forget them."""
         changes = StateChanges()
         for partition, part in self.partitions.items():
+            part.flush()
             if part.lead_changes:
                 changes.leads[partition], part.lead_changes = part.lead_changes, {}
             if part.tally_changes:
@@ -309,8 +391,27 @@ class SlaEngine(Generic[R]):
         self, state: LeadState, now: int | None, seen_at: int | None = None
     ) -> Assessment:
         return state.take_assessment(
-            self.policy, now, self.retention.closed_ms, self.retention.idle_ms, seen_at
+            self.policy,
+            now,
+            self.retention.closed_ms,
+            self.retention.idle_ms,
+            seen_at,
+            self.availability,
         )
+
+    def _track(self, lead_id: str, partition: int, summary: LeadSummary | None) -> None:
+        """Keep the owner index of open leads (for :meth:`apply_absences`)."""
+        key = (partition, lead_id)
+        owner = summary.owner if summary is not None else None
+        before = self._owner_of.get(key)
+        if before == owner:
+            return
+        if before is not None:
+            self._owned[before].discard(key)
+            del self._owner_of[key]
+        if owner is not None:
+            self._owned.setdefault(owner, set()).add(key)
+            self._owner_of[key] = owner
 
     def _settle(
         self,
@@ -328,19 +429,24 @@ class SlaEngine(Generic[R]):
                 part.count_mql(self.month(effect.created_at), source, effect.weight)
         wake = assessment.wake_at
         if write:
-            part.write_lead(state.lead_id, dump_state(state, wake, assessment.summary))
+            part.settle_lead(Settled(state, wake, assessment.summary))
         self.index.schedule(state.lead_id, partition, wake)
         outcome.gauges.append((state.lead_id, partition, assessment.summary))
+        if self._follows_people:
+            self._track(state.lead_id, partition, assessment.summary)
 
     def _evict(self, lead_id: str, partition: int, outcome: Outcome[R]) -> None:
         part = self.partitions[partition]
-        row = part.leads.get(lead_id)
+        held = part.settled.get(lead_id)
+        row = dump_state(*held) if held is not None else part.leads.get(lead_id)
         part.delete_lead(lead_id)
         self.index.schedule(lead_id, partition, None)
         outcome.gauges.append((lead_id, partition, None))
+        if self._follows_people:
+            self._track(lead_id, partition, None)
         if row is not None:
             outcome.evicted.append((lead_id, row))
 
     def _load(self, partition: int, lead_id: str) -> LeadState | None:
-        raw = self.lead_row(partition, lead_id)
-        return load_state(lead_id, raw) if raw is not None else None
+        part = self.partitions.get(partition)
+        return part.decoded(lead_id) if part is not None else None

@@ -12,7 +12,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
@@ -100,6 +102,8 @@ class LeadCreated:
     tier: str | None = None
     region: str | None = None
     persona: str | None = None
+    timezone: str | None = None
+    """The lead's IANA time zone, when the CRM knows it: calling hours are local to the lead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +214,25 @@ def _duration_ms(obj: dict[str, Any], field: str) -> int | None:
     return round(value * 1000)
 
 
+@lru_cache(maxsize=1024)
+def _known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def _optional_zone(obj: dict[str, Any], field: str) -> str | None:
+    value = _optional_text(obj, field)
+    if value is not None and not _known_zone(value):
+        raise EventRejected(
+            RejectReason.INVALID_VALUE,
+            f"{field}: {value!r} is not an IANA time zone (e.g. America/Los_Angeles)",
+        )
+    return value
+
+
 E = TypeVar("E", bound=enum.StrEnum)
 
 
@@ -267,6 +290,7 @@ def event_from_object(kind: EventKind, key: bytes | None, obj: object) -> Event:
             tier=_optional_text(obj, "tier"),
             region=_optional_text(obj, "region"),
             persona=_optional_text(obj, "persona"),
+            timezone=_optional_zone(obj, "timezone"),
         )
     if kind is EventKind.HANDED_TO_SALES:
         return HandedToSales(

@@ -21,14 +21,24 @@ import bisect
 import enum
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from stream_sla.sla import rules
+from stream_sla.sla.availability import (
+    NOBODY_AWAY,
+    Availability,
+    OwnerAway,
+    away_clock,
+    holders,
+    owner_clock,
+    owner_shares,
+)
 from stream_sla.sla.effects import (
     BreachRetracted,
     Effect,
     FirstTouchMeasured,
     MqlDelivered,
+    OwnerShare,
     RetractReason,
     Rule,
     RuleSettled,
@@ -58,6 +68,11 @@ from stream_sla.sla.events import (
 )
 from stream_sla.sla.policy import Policy, Reassignment, Segment
 from stream_sla.sla.rules import PAUSED, Checkpoint
+
+_new = tuple.__new__
+"""Builds an emitted key in C: a NamedTuple's own ``__new__`` is a Python call, and keys are
+built several times per event to ask whether a checkpoint was already emitted."""
+_RULES = tuple(Rule)
 
 MAX_ATTEMPTS_KEPT = 32
 """Attempts beyond this many per lead add nothing to any rule; the cap bounds state size."""
@@ -92,6 +107,7 @@ class Profile(NamedTuple):
     tier: str | None
     region: str | None
     persona: str | None
+    timezone: str | None = None
 
 
 class Handoff(NamedTuple):
@@ -214,6 +230,7 @@ class LeadState:
             event.tier,
             event.region,
             event.persona,
+            event.timezone,
         )
         if self.profile is not None and self.profile[:2] <= profile[:2]:
             return Added.DUPLICATE
@@ -296,13 +313,19 @@ class LeadState:
         }
 
     def take_verdicts(
-        self, policy: Policy, now: int | None, seen_at: int | None = None
+        self,
+        policy: Policy,
+        now: int | None,
+        seen_at: int | None = None,
+        availability: Availability = NOBODY_AWAY,
     ) -> tuple[list[Effect], int | None]:
         """The hot path: retractions, measures, what is due by ``now`` (if given) and the next
         deadline, from one pass over the facts; the effects returned are marked emitted.
         ``now=None`` when the clock may not be trusted yet (live, outside a deadline tick);
         ``seen_at`` then stamps retractions."""
-        effects, next_deadline, _ = self._verdicts(policy, now, self.cycles(), seen_at)
+        effects, next_deadline, _ = self._verdicts(
+            policy, now, self.cycles(), seen_at, availability
+        )
         return effects, next_deadline
 
     def take_assessment(
@@ -312,12 +335,15 @@ class LeadState:
         closed_retention_ms: int,
         idle_retention_ms: int,
         seen_at: int | None = None,
+        availability: Availability = NOBODY_AWAY,
     ) -> Assessment:
         """:meth:`take_verdicts`, :meth:`evict_at` and :meth:`summary` at the cost of one: the
         worker needs all three per change, and the cycles under them are the costly part.
         ``emitted_changed`` spares the caller a copy of ``emitted`` to compare."""
         cycles = self.cycles()
-        effects, next_deadline, emitted_changed = self._verdicts(policy, now, cycles, seen_at)
+        effects, next_deadline, emitted_changed = self._verdicts(
+            policy, now, cycles, seen_at, availability
+        )
         return Assessment(
             effects,
             next_deadline,
@@ -327,45 +353,78 @@ class LeadState:
         )
 
     def _verdicts(
-        self, policy: Policy, now: int | None, cycles: list[Cycle], seen_at: int | None = None
+        self,
+        policy: Policy,
+        now: int | None,
+        cycles: list[Cycle],
+        seen_at: int | None = None,
+        availability: Availability = NOBODY_AWAY,
     ) -> tuple[list[Effect], int | None, bool]:
         """Effects, next deadline, and whether ``emitted`` changed: every effect adds a key
         of its own; a reconciliation or a skipped warning may change it with no effect."""
-        found = self.checkpoints(policy, cycles)
+        found = self.checkpoints(policy, cycles, availability)
         effects, moved = self._reconcile(cycles, found, _first_given(seen_at, now))
-        effects += self._measures(policy, cycles, found)
+        effects += self._measures(policy, cycles, found, availability)
         skipped = False
         if now is not None:
-            due, skipped = self._due(policy, now, found)
+            due, skipped = self._due(policy, now, found, availability)
             effects += due
         return effects, self._next_deadline(found), bool(effects) or moved or skipped
 
     def checkpoints(
-        self, policy: Policy, cycles: list[Cycle] | None = None
+        self,
+        policy: Policy,
+        cycles: list[Cycle] | None = None,
+        availability: Availability = NOBODY_AWAY,
     ) -> list[tuple[Cycle, Segment, Checkpoint]]:
         found: list[tuple[Cycle, Segment, Checkpoint]] = []
+        calling = policy.calling_hours
         for cycle in self.cycles() if cycles is None else cycles:
             segment = policy.segment_for(self.fields(cycle))
             facts = self._cycle_facts(cycle, policy, _pauses(segment))
-            if segment.first_touch is not None:
+            if calling is not None and self.profile is not None:
+                facts = facts._replace(
+                    calling=calling.calendar_for(self.profile.timezone, self.profile.region)
+                )
+            ft, at, dp = segment.first_touch, segment.attempts, segment.disposition
+            if ft is not None:
                 found += [
-                    (cycle, segment, c) for c in rules.first_touch(segment.first_touch, facts)
+                    (cycle, segment, c)
+                    for c in (
+                        rules.first_touch(ft, facts)
+                        if ft.owner_away is TEAM_CALENDAR
+                        else _followed(rules.first_touch, ft, facts, cycle, availability)
+                    )
                 ]
-            if segment.attempts is not None:
-                found += [(cycle, segment, c) for c in rules.attempts(segment.attempts, facts)]
-            if segment.disposition is not None:
+            if at is not None:
                 found += [
-                    (cycle, segment, c) for c in rules.disposition(segment.disposition, facts)
+                    (cycle, segment, c)
+                    for c in (
+                        rules.attempts(at, facts)
+                        if at.owner_away is TEAM_CALENDAR
+                        else _followed(rules.attempts, at, facts, cycle, availability)
+                    )
+                ]
+            if dp is not None:
+                found += [
+                    (cycle, segment, c)
+                    for c in (
+                        rules.disposition(dp, facts)
+                        if dp.owner_away is TEAM_CALENDAR
+                        else _followed(rules.disposition, dp, facts, cycle, availability)
+                    )
                 ]
         return found
 
-    def take_measures(self, policy: Policy) -> list[Effect]:
+    def take_measures(
+        self, policy: Policy, availability: Availability = NOBODY_AWAY
+    ) -> list[Effect]:
         """What the facts alone settle, once each: the MQL, first-touch speed, rules met
         (after the retractions late facts call for); the effects returned are marked emitted."""
         cycles = self.cycles()
-        found = self.checkpoints(policy, cycles)
+        found = self.checkpoints(policy, cycles, availability)
         effects, _ = self._reconcile(cycles, found, None)
-        return effects + self._measures(policy, cycles, found)
+        return effects + self._measures(policy, cycles, found, availability)
 
     def _reconcile(
         self,
@@ -388,7 +447,7 @@ class LeadState:
         moved = False
         starts = {cycle.started_at for cycle in cycles}
         published: list[tuple[Rule, int]] = []
-        for key in [k for k in self.emitted if not isinstance(k, MqlCounted | Retracted)]:
+        for key in [k for k in self.emitted if not isinstance(k, (MqlCounted, Retracted))]:
             if key.cycle_start in starts:
                 if isinstance(key, Sent) and key.severity is Severity.BREACH:
                     published.append((key.rule, key.cycle_start))
@@ -460,6 +519,7 @@ class LeadState:
         policy: Policy,
         cycles: list[Cycle],
         found: list[tuple[Cycle, Segment, Checkpoint]],
+        availability: Availability = NOBODY_AWAY,
     ) -> list[Effect]:
         effects: list[Effect] = []
         profile = self.profile
@@ -480,13 +540,16 @@ class LeadState:
         settled: dict[tuple[int, Rule], list[tuple[Segment, Checkpoint]]] = {}
         for cycle, segment, checkpoint in found:
             if checkpoint.severity is Severity.BREACH:
-                settled.setdefault((cycle.started_at, checkpoint.rule), []).append(
-                    (segment, checkpoint)
-                )
+                at = (cycle.started_at, checkpoint.rule)
+                breaches = settled.get(at)
+                if breaches is None:
+                    settled[at] = [(segment, checkpoint)]
+                else:
+                    breaches.append((segment, checkpoint))
         by_start = {cycle.started_at: cycle for cycle in cycles}
         for (started_at, rule), breaches in settled.items():
             key = Settled(rule, started_at)
-            if key in self.emitted or not all(_kept(c) for _, c in breaches):
+            if key in self.emitted or not _all_kept(breaches):
                 continue
             self.emitted.add(key)
             segment, last = breaches[-1]
@@ -496,6 +559,12 @@ class LeadState:
             kept_at = last.satisfied_at or last.deadline_at
             owner = _owner_at(by_start[started_at], kept_at)
             paused = rules.paused_ms(last.pauses, started_at, kept_at)
+            cycle = by_start[started_at]
+            owners = (
+                _shares(getattr(segment, rule.value), cycle, started_at, kept_at, availability)
+                if len(cycle.handoffs) > 1
+                else ()
+            )
             effects.append(
                 RuleSettled(
                     self.lead_id,
@@ -507,6 +576,7 @@ class LeadState:
                     profile.source if profile else None,
                     segment.name,
                     paused / 1000,
+                    owners,
                 )
             )
         return effects
@@ -527,7 +597,11 @@ class LeadState:
         return retractions + self._due(policy, now, found)[0]
 
     def _due(
-        self, policy: Policy, now: int, found: list[tuple[Cycle, Segment, Checkpoint]]
+        self,
+        policy: Policy,
+        now: int,
+        found: list[tuple[Cycle, Segment, Checkpoint]],
+        availability: Availability = NOBODY_AWAY,
     ) -> tuple[list[Effect], bool]:
         """What fell due, and whether a warning was skipped (marked, with no effect)."""
         effects: list[Effect] = []
@@ -535,14 +609,14 @@ class LeadState:
         for cycle, segment, c in found:
             if now < c.due_at or self._done(c, cycle):
                 continue
-            if c.severity is Severity.WARNING and (
+            if c.severity is not Severity.BREACH and (
                 now >= c.deadline_at or (c.satisfied_at is not None and c.satisfied_at <= now)
             ):
                 self.emitted.add(self._skip_key(c, cycle))
                 skipped = True
                 continue
             self.emitted.add(self._key(c.rule, c.severity, cycle))
-            effects.append(self._violation(c, cycle, segment, now, policy))
+            effects.append(self._violation(c, cycle, segment, now, policy, availability))
         return effects, skipped
 
     def next_deadline(self, policy: Policy) -> int | None:
@@ -550,10 +624,14 @@ class LeadState:
         return self._next_deadline(self.checkpoints(policy))
 
     def _next_deadline(self, found: list[tuple[Cycle, Segment, Checkpoint]]) -> int | None:
-        pending = [
-            c.due_at for cycle, _, c in found if c.due_at != PAUSED and not self._done(c, cycle)
-        ]
-        return min(pending, default=None)
+        earliest = None
+        for cycle, _, c in found:
+            due = c.due_at
+            if due == PAUSED or (earliest is not None and due >= earliest):
+                continue  # cannot be the earliest: spare the emitted lookups
+            if not self._done(c, cycle):
+                earliest = due
+        return earliest
 
     def unconnected_attempts(self) -> list[tuple[Handoff, int]]:
         """(owner at hand-off, attempts made) per cycle that never connected: follow-up depth."""
@@ -600,13 +678,20 @@ class LeadState:
         cycle = cycles[-1]
         tried = [a for a in self.attempts if a.at >= cycle.started_at]
         start = cycle.started_at
+        at_risk = breached = False
+        for key in self.emitted:  # a handful of keys: one pass, no key built per rule
+            if type(key) is Sent and key.cycle_start == start:
+                if key.severity is Severity.WARNING:
+                    at_risk = True
+                else:
+                    breached = True
         return LeadSummary(
             team=cycle.handoffs[-1].team,
             awaiting_first_touch=not tried,
             connected=any(a.outcome == "connected" for a in tried),
             attempts=len(tried),
-            at_risk=any(Sent(rule, Severity.WARNING, start) in self.emitted for rule in Rule),
-            breached=any(Sent(rule, Severity.BREACH, start) in self.emitted for rule in Rule),
+            at_risk=at_risk,
+            breached=breached,
             owner=cycle.handoffs[-1].owner,
         )
 
@@ -616,9 +701,9 @@ class LeadState:
         """Kept in time, or already emitted (one per rule, severity and cycle), or skipped."""
         if c.satisfied_at is not None and c.satisfied_at <= c.due_at:
             return True
-        if self._key(c.rule, c.severity, cycle) in self.emitted:
+        if _new(Sent, (c.rule, c.severity, cycle.started_at)) in self.emitted:
             return True
-        return c.severity is Severity.WARNING and self._skip_key(c, cycle) in self.emitted
+        return c.severity is not Severity.BREACH and self._skip_key(c, cycle) in self.emitted
 
     def _cycle_facts(self, cycle: Cycle, policy: Policy, pausing: bool) -> rules.CycleFacts:
         end = cycle.closed_at
@@ -680,7 +765,13 @@ class LeadState:
         )
 
     def _violation(
-        self, c: Checkpoint, cycle: Cycle, segment: Segment, now: int, policy: Policy
+        self,
+        c: Checkpoint,
+        cycle: Cycle,
+        segment: Segment,
+        now: int,
+        policy: Policy,
+        availability: Availability = NOBODY_AWAY,
     ) -> SlaViolation:
         owner = _owner_at(cycle, c.due_at)
         profile = self.profile
@@ -688,6 +779,11 @@ class LeadState:
         rule = getattr(segment, c.rule.value)
         if rule is not None and rule.pause_on:
             detail["paused_seconds"] = rules.paused_ms(c.pauses, cycle.started_at, c.due_at) // 1000
+        owners = (
+            _shares(rule, cycle, cycle.started_at, c.deadline_at, availability)
+            if rule is not None and len(cycle.handoffs) > 1
+            else ()
+        )
         return SlaViolation(
             id=effect_id(self.lead_id, c.rule, c.severity, cycle.started_at),
             severity=c.severity,
@@ -704,15 +800,16 @@ class LeadState:
             policy_segment=segment.name,
             policy_version=policy.version,
             detail=detail,
+            owners=owners,
         )
 
     @staticmethod
     def _key(rule: Rule, severity: Severity, cycle: Cycle) -> Sent:
-        return Sent(rule, severity, cycle.started_at)
+        return _new(Sent, (rule, severity, cycle.started_at))
 
     @staticmethod
     def _skip_key(c: Checkpoint, cycle: Cycle) -> Skipped:
-        return Skipped(c.rule, c.severity, cycle.started_at, c.due_at)
+        return _new(Skipped, (c.rule, c.severity, cycle.started_at, c.due_at))
 
 
 def _pauses(segment: Segment) -> bool:
@@ -723,8 +820,65 @@ def _pauses(segment: Segment) -> bool:
     )
 
 
-def _kept(c: Checkpoint) -> bool:
-    return c.satisfied_at is not None and c.satisfied_at <= c.deadline_at
+def _all_kept(breaches: list[tuple[Segment, Checkpoint]]) -> bool:
+    """Every breach checkpoint was kept by its deadline (a loop: this runs per assessment)."""
+    for _, c in breaches:  # noqa: SIM110 (a generator per call costs more than the test)
+        if c.satisfied_at is None or c.satisfied_at > c.deadline_at:
+            return False
+    return True
+
+
+TEAM_CALENDAR = OwnerAway.TEAM_CALENDAR
+"""The default owner_away: checked inline on the hot path (no call for rules that use it)."""
+
+
+def _clock(rule: Any, cycle: Cycle, availability: Availability) -> rules.Clock:
+    """The rule's clock: its calendar, or that calendar while the owner works."""
+    if rule.owner_away is OwnerAway.FOLLOW_OWNER_HOURS:
+        segments = holders(cycle.handoffs)
+        if not availability.always_available(segments):
+            return owner_clock(rule.calendar, availability, segments)
+    calendar: rules.Clock = rule.calendar
+    return calendar
+
+
+def _followed(
+    evaluate: Any,
+    rule: Any,
+    facts: rules.CycleFacts,
+    cycle: Cycle,
+    availability: Availability,
+) -> list[Checkpoint]:
+    """A rule's checkpoints with its owner_away choice applied (called only for a rule that
+    does not keep the default team_calendar: the hot path checks that inline)."""
+    away = rule.owner_away
+    segments = holders(cycle.handoffs)
+    if availability.always_available(segments):
+        found: list[Checkpoint] = evaluate(rule, facts)
+        return found  # nobody holding the lead has hours or absences: nothing to follow
+    if away is OwnerAway.FOLLOW_OWNER_HOURS:
+        clock = owner_clock(rule.calendar, availability, segments)
+        return list(evaluate(rule, facts._replace(clock=clock)))
+    found = list(evaluate(rule, facts))
+    breach = next((c for c in found if c.severity is Severity.BREACH), None)
+    if breach is None or breach.due_at == PAUSED:
+        return found
+    away_for = away_clock(rule.calendar, availability, segments)
+    due = away_for.deadline_before(facts.clock_start, rule.grace_ms, breach.deadline_at)
+    if due is None:
+        return found
+    reroute = breach._replace(
+        severity=Severity.REROUTE,
+        due_at=due,
+        detail=(*breach.detail, ("owner_away_seconds", rule.grace_ms // 1000)),
+    )
+    return [reroute, *found]
+
+
+def _shares(
+    rule: Any, cycle: Cycle, start: int, end: int, availability: Availability
+) -> tuple[OwnerShare, ...]:
+    return owner_shares(holders(cycle.handoffs), _clock(rule, cycle, availability), start, end)
 
 
 F = TypeVar("F", Handoff, Attempt, StatusChange)

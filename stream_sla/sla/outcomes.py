@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from stream_sla.sla.availability import NOBODY_AWAY, Availability
 from stream_sla.sla.effects import Rule, Severity
 from stream_sla.sla.emitted import Sent
 from stream_sla.sla.events import LeadStatus, Outcome
@@ -51,11 +52,14 @@ class RuleOutcome:
     policy_segment: str
 
 
-def rule_outcomes(state: LeadState, policy: Policy) -> list[RuleOutcome]:
-    """Every rule of every cycle of one lead, with the status the engine reached."""
+def rule_outcomes(
+    state: LeadState, policy: Policy, availability: Availability = NOBODY_AWAY
+) -> list[RuleOutcome]:
+    """Every rule of every cycle of one lead, with the status the engine reached (with the
+    owners' availability the replay had, so deadlines that follow owners are the same)."""
     cycles = state.cycles()
     by_rule: dict[tuple[int, Rule], list[tuple[str, Checkpoint]]] = {}
-    for cycle, segment, checkpoint in state.checkpoints(policy, cycles):
+    for cycle, segment, checkpoint in state.checkpoints(policy, cycles, availability):
         if checkpoint.severity is Severity.BREACH:
             key = (cycle.started_at, checkpoint.rule)
             by_rule.setdefault(key, []).append((segment.name, checkpoint))

@@ -13,7 +13,9 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from stream_sla.sla.availability import OwnerAway
 from stream_sla.sla.calendar import ALWAYS_OPEN, Calendar
+from stream_sla.sla.calling_hours import CallingHours
 from stream_sla.sla.timestamps import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE
 
 
@@ -76,6 +78,10 @@ class FirstTouchRule:
     pause_on: frozenset[str] = frozenset()
     """Lead statuses that stop this rule's clock until the lead leaves them (e.g. waiting on
     the prospect): the wait is the prospect's, not the rep's."""
+    owner_away: OwnerAway = OwnerAway.TEAM_CALENDAR
+    """What the clock does while the lead's owner is away (absent, or off their hours)."""
+    grace_ms: int = 0
+    """``escalate``: business time with the owner away before the re-route record."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +112,10 @@ class AttemptsRule:
     pause_on: frozenset[str] = frozenset()
     """Lead statuses that stop this rule's clock until the lead leaves them (e.g. waiting on
     the prospect): the wait is the prospect's, not the rep's."""
+    owner_away: OwnerAway = OwnerAway.TEAM_CALENDAR
+    """What the clock does while the lead's owner is away (absent, or off their hours)."""
+    grace_ms: int = 0
+    """``escalate``: business time with the owner away before the re-route record."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +129,10 @@ class DispositionRule:
     pause_on: frozenset[str] = frozenset()
     """Lead statuses that stop this rule's clock until the lead leaves them (e.g. waiting on
     the prospect): the wait is the prospect's, not the rep's."""
+    owner_away: OwnerAway = OwnerAway.TEAM_CALENDAR
+    """What the clock does while the lead's owner is away (absent, or off their hours)."""
+    grace_ms: int = 0
+    """``escalate``: business time with the owner away before the re-route record."""
 
 
 MATCH_FIELDS = ("source", "segment", "tier", "region", "persona", "team")
@@ -184,6 +198,16 @@ class Policy:
     marketing: MarketingGoals = MarketingGoals(monthly_mqls=3_900)
     """3,900 MQLs a month: the worked example ($500k quota, $2k deals, 23% win rate...)."""
     calendars: Mapping[str, Calendar] = field(default_factory=dict)
+    calling_hours: CallingHours | None = None
+    """Lead-local calling hours (None: deadlines are not moved for the lead's time zone)."""
+
+    def follows_people(self) -> bool:
+        """Whether any rule reads owners' availability (the engine then keeps who owns what)."""
+        return any(
+            rule is not None and rule.owner_away is not OwnerAway.TEAM_CALENDAR
+            for s in self.segments
+            for rule in (s.first_touch, s.attempts, s.disposition)
+        )
 
     def segment_for(self, fields: Mapping[str, str | None]) -> Segment:
         """First matching segment; the last one is the catch-all."""

@@ -117,6 +117,9 @@ class Rollup:
     mqls_by_day: Counter[date] = field(default_factory=Counter)
     mql_value_by_day: dict[date, float] = field(default_factory=lambda: defaultdict(float))
     mqls_by_source: Counter[str] = field(default_factory=Counter)
+    breach_share_by_rep: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    """Breaches charged to reps by their share of the clock (a re-assigned lead splits)."""
+    _charged: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def add(self, effect: Effect) -> None:
         if isinstance(effect, SlaViolation):
@@ -126,6 +129,8 @@ class Rollup:
                     t.breached += 1
                 else:
                     t.warned += 1
+            if effect.severity is Severity.BREACH:
+                self._charge(effect.id, effect.shares())
         elif isinstance(effect, RuleSettled):
             for t in self._tallies(effect.rule, effect.cycle_started_at):
                 if effect.outcome is Settlement.MET:
@@ -138,6 +143,7 @@ class Rollup:
         elif isinstance(effect, BreachRetracted):
             for t in self._tallies(effect.rule, effect.cycle_started_at):
                 t.breached -= 1  # late data withdrew it (its cycle may then count as met)
+            self._charge(effect.retracts, {}, withdraw=True)
         elif isinstance(effect, FirstTouchMeasured):
             self.first_touch_by_team[effect.team].add(effect.seconds)
             self.first_touch_by_rep[effect.owner].add(effect.seconds)
@@ -154,6 +160,14 @@ class Rollup:
 
     def day(self, epoch_ms: int) -> date:
         return datetime.fromtimestamp(epoch_ms / 1000, tz=ZoneInfo(self.timezone)).date()
+
+    def _charge(self, breach_id: str, shares: dict[str, float], withdraw: bool = False) -> None:
+        if withdraw:
+            shares = {rep: -share for rep, share in self._charged.pop(breach_id, {}).items()}
+        else:
+            self._charged[breach_id] = shares
+        for rep, share in shares.items():
+            self.breach_share_by_rep[rep] += share
 
     def _tallies(self, rule: Rule, at: int) -> tuple[RuleTally, RuleTally]:
         month = self.day(at).strftime("%Y-%m")

@@ -9,10 +9,12 @@ the clock, so they cannot disagree between replay and live.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
 from stream_sla.sla.calendar import Calendar
+from stream_sla.sla.calling_hours import move_into
 from stream_sla.sla.effects import Rule, Severity
 from stream_sla.sla.events import Outcome
 from stream_sla.sla.policy import (
@@ -62,6 +64,14 @@ class Touch(Protocol):
     def duration_ms(self) -> int | None: ...
 
 
+class Clock(Protocol):
+    """What rules ask of a clock: a :class:`Calendar`, or one that follows the owner
+    (:mod:`stream_sla.sla.availability`)."""
+
+    def deadline(self, start: int, duration: int) -> int: ...
+    def open_between(self, start: int, end: int) -> int: ...
+
+
 class CycleFacts(NamedTuple):
     """What the rules need of one cycle, computed once per evaluation."""
 
@@ -72,12 +82,20 @@ class CycleFacts(NamedTuple):
     first_status_at: int | None
     statuses: tuple[tuple[int, str], ...] = ()
     """(time, status) of the cycle's status changes, sorted: what pauses read."""
+    clock: Clock | None = None
+    """The rule's clock when it follows the owner (owner_away); None: the rule's calendar."""
+    calling: Calendar | None = None
+    """The lead's calling hours (first touch and attempts deadlines move into them)."""
 
 
 def qualifying(touches: Touches, facts: CycleFacts) -> tuple[Sequence[Touch], Sequence[Touch]]:
     """(the attempts that count for a rule, the ones kept but not counted)."""
-    if touches is EVERY_TOUCH and not any(t.automated for t in facts.attempts):
-        return facts.attempts, ()  # the default on the hot path: every rep attempt counts
+    if touches is EVERY_TOUCH:
+        for t in facts.attempts:
+            if t.automated:
+                break
+        else:
+            return facts.attempts, ()  # the default on the hot path: every rep attempt counts
     counted: list[Touch] = []
     other: list[Touch] = []
     for t in facts.attempts:
@@ -93,11 +111,12 @@ def first_touch(rule: FirstTouchRule, facts: CycleFacts) -> list[Checkpoint]:
     checkpoints = _deadline_rule(
         Rule.FIRST_TOUCH,
         rule.within_ms,
-        rule.calendar,
+        facts.clock or rule.calendar,
         rule.warn,
         facts,
         touch,
         pauses(rule.pause_on, facts),
+        facts.calling,
     )
     if not other:
         return checkpoints
@@ -111,7 +130,7 @@ def disposition(rule: DispositionRule, facts: CycleFacts) -> list[Checkpoint]:
     return _deadline_rule(
         Rule.DISPOSITION,
         rule.within_ms,
-        rule.calendar,
+        facts.clock or rule.calendar,
         rule.warn,
         facts,
         facts.first_status_at,
@@ -139,13 +158,15 @@ def pauses(pause_on: frozenset[str], facts: CycleFacts) -> Pauses:
     return tuple(found)
 
 
-def clock_deadline(calendar: Calendar, start: int, duration: int, paused: Pauses) -> int:
+def clock_deadline(calendar: Clock, start: int, duration: int, paused: Pauses) -> int:
     """When ``duration`` of open time has run from ``start``, not counting ``paused``.
 
     Each pause that begins before the deadline found so far stops the clock: the open time
     run until the pause is spent, the rest runs from the pause's end. An open-ended pause
     before the deadline leaves it at :data:`PAUSED`.
     """
+    if not paused:
+        return calendar.deadline(start, duration)  # the hot path: nothing paused
     remaining = duration
     cursor = start
     for begin, end in paused:
@@ -176,15 +197,18 @@ def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
     counted = counted_attempts(rule, touches)
     connected = connected_at(touches)
     paused = pauses(rule.pause_on, facts)
+    calendar = facts.clock or rule.calendar
     checkpoints: list[Checkpoint] = []
     for rung in rule.ladder:
         reached = counted[rung.attempts - 1] if len(counted) >= rung.attempts else None
         kept = _earliest(reached, connected)
         satisfied, by_closing = _satisfied(kept, facts.closed_at)
-        deadline = clock_deadline(rule.calendar, facts.clock_start, rung.within_ms, paused)
+        deadline = clock_deadline(calendar, facts.clock_start, rung.within_ms, paused)
+        if facts.calling is not None and deadline != PAUSED:
+            deadline = move_into(facts.calling, deadline, facts.clock_start)
         detail: Detail = (
             ("required_attempts", rung.attempts),
-            ("attempts_by_deadline", sum(1 for at in counted if at <= deadline)),
+            ("attempts_by_deadline", bisect.bisect_right(counted, deadline)),
         )
         if other:
             late = sum(1 for t in other if t.at <= deadline)
@@ -195,7 +219,7 @@ def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
                 Checkpoint(
                     Rule.ATTEMPTS,
                     Severity.WARNING,
-                    clock_deadline(rule.calendar, facts.clock_start, offset, paused),
+                    clock_deadline(calendar, facts.clock_start, offset, paused),
                     deadline,
                     rung.within_ms,
                     satisfied,
@@ -223,7 +247,11 @@ def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
 
 
 def counted_attempts(rule: AttemptsRule, touches: Sequence[Touch]) -> list[int]:
-    """Attempt times that count: spaced at least ``min_spacing_ms`` from the last counted one."""
+    """Attempt times that count: spaced at least ``min_spacing_ms`` from the last counted one.
+
+    Sorted, as ``touches`` are (a cycle's attempts are kept in time order)."""
+    if rule.min_spacing_ms <= 0:
+        return [t.at for t in touches]
     counted: list[int] = []
     for at in (t.at for t in touches):
         if not counted or at - counted[-1] >= rule.min_spacing_ms:
@@ -241,14 +269,17 @@ def connected_at(touches: Sequence[Touch]) -> int | None:
 def _deadline_rule(
     rule: Rule,
     within_ms: int,
-    calendar: Calendar,
+    calendar: Clock,
     warn: WarnAt,
     facts: CycleFacts,
     kept_at: int | None,
     paused: Pauses = (),
+    calling: Calendar | None = None,
 ) -> list[Checkpoint]:
     satisfied, by_closing = _satisfied(kept_at, facts.closed_at)
     deadline = clock_deadline(calendar, facts.clock_start, within_ms, paused)
+    if calling is not None and deadline != PAUSED:
+        deadline = move_into(calling, deadline, facts.clock_start)
     breach = Checkpoint(
         rule, Severity.BREACH, deadline, deadline, within_ms, satisfied, by_closing, (), paused
     )
@@ -256,7 +287,10 @@ def _deadline_rule(
     if offset is None:
         return [breach]
     warn_due = clock_deadline(calendar, facts.clock_start, offset, paused)
-    return [breach._replace(severity=Severity.WARNING, due_at=warn_due), breach]
+    warning = Checkpoint(
+        rule, Severity.WARNING, warn_due, deadline, within_ms, satisfied, by_closing, (), paused
+    )
+    return [warning, breach]
 
 
 def _satisfied(kept_at: int | None, closed_at: int | None) -> tuple[int | None, bool]:
@@ -265,6 +299,7 @@ def _satisfied(kept_at: int | None, closed_at: int | None) -> tuple[int | None, 
     return closed_at, closed_at is not None
 
 
-def _earliest(*moments: int | None) -> int | None:
-    present = [m for m in moments if m is not None]
-    return min(present) if present else None
+def _earliest(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    return a if b is None or a <= b else b

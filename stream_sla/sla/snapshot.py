@@ -28,18 +28,30 @@ READABLE = (2, 3)
 def dump_state(
     state: LeadState, wake_at: int | None = None, summary: LeadSummary | None = None
 ) -> bytes:
-    return orjson.dumps(
+    """The row as exact-size bytes: orjson 3.13 hands back its 4 KiB output buffer as the
+    bytes object, and a row lives as long as its lead in memory (4.1 KB of a live lead's
+    4.7 KB, where a row read back from Kafka is exact: 0.8 KB per lead after recovery)."""
+    row = orjson.dumps(
         [
             FORMAT,
             wake_at,
             tuple(summary) if summary is not None else None,
-            tuple(state.profile) if state.profile else None,
+            _profile(state.profile),
             [tuple(h) for h in state.handoffs],
             [tuple(a) for a in state.attempts],
             [tuple(s) for s in state.statuses],
             emitted.encode(state.emitted),
         ]
     )
+    return memoryview(row).tobytes()
+
+
+def _profile(profile: Profile | None) -> tuple[object, ...] | None:
+    """The profile's fields; a lead without a time zone (issue 15) writes the seven fields of
+    before, so its row is the same bytes and a release without the field still reads it."""
+    if profile is None:
+        return None
+    return tuple(profile) if profile.timezone is not None else tuple(profile)[:7]
 
 
 def load_state(lead_id: str, data: bytes) -> LeadState:

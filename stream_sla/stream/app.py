@@ -44,10 +44,12 @@ from stream_sla.config import Settings
 from stream_sla.kafka_security import aiokafka_options, faust_credentials
 from stream_sla.metrics import CONSUMER_LAG, CrmLabels, Metrics
 from stream_sla.objectives import PolicyTargets
+from stream_sla.sla.availability import Absence
 from stream_sla.sla.deadlines import Due
 from stream_sla.sla.effects import Severity
-from stream_sla.sla.events import EventKind
+from stream_sla.sla.events import EventKind, EventRejected
 from stream_sla.stream import status
+from stream_sla.stream.availability import AvailabilityReader
 from stream_sla.stream.dead_letters import BROKER_DEFAULT_MAX_MESSAGE_BYTES, dead_letter_parcel
 from stream_sla.stream.delivery import (
     EXIT_PRODUCE_REFUSED,
@@ -202,11 +204,38 @@ class SlaWorker:
         self.transactions = PartitionProducers(settings) if settings.exactly_once else None
         self.app.timer(settings.tick_interval_seconds, name="deadline-timer")(self.fire_due)
         self._pages()
+        # Owners' availability (issue 15): a global table, read only when a rule follows people.
+        self._reroutes = self.catalog.name("sla.reroutes")
+        self.availability: AvailabilityReader | None = None
+        if policy.follows_people():
+            self.engine.availability = settings.availability()
+            self.availability = AvailabilityReader(
+                settings, self.catalog.name("crm.owner-availability"), self._absences
+            )
+            self.app.add_dependency(self.availability)
+
+    async def _absences(
+        self, absences: list[Absence], rejected: list[tuple[Record, EventRejected]]
+    ) -> None:
+        """Absence records applied to the engine (its owners' open leads wake up), bad ones
+        dead-lettered; counted like CRM records."""
+        async with self._lock:
+            self.engine.apply_absences(absences, self.clock())
+        topic = self.catalog.name("crm.owner-availability")
+        self.metrics.events_consumed.labels(topic).inc(len(absences) + len(rejected))
+        if rejected:
+            for _, exc in rejected:
+                self.metrics.dead_letters.labels(exc.reason.value).inc()
+            await self.delivery.deliver(self._dead_letters(Outbox(dead_letters=rejected)))
 
     @property
     def ready(self) -> bool:
         """Joined the group and every owned partition's state is in memory."""
-        return self._joined and all(e.is_set() for e in self._recovered.values())
+        return (
+            self._joined
+            and all(e.is_set() for e in self._recovered.values())
+            and (self.availability is None or self.availability.loaded.is_set())
+        )
 
     def _producer(self) -> AIOKafkaProducer:
         return self.reader.started_producer()
@@ -218,6 +247,8 @@ class SlaWorker:
         previous batch's delivery is awaited (at most one batch waits for the broker) while
         this one settles and commits its offsets in the background, in order."""
         # A partition is paused until recovered, so this filter drops nothing in steady state.
+        if self.availability is not None:
+            await self.availability.loaded.wait()  # owners' absences before any lead
         # Each owned partition's recovery event stands for this ownership of it: compared again
         # under the lock, it tells a partition revoked (and perhaps gained again) meanwhile.
         owners = {p: done for p, done in self._recovered.items() if done.is_set()}
@@ -331,7 +362,11 @@ class SlaWorker:
     def _violations(self, outbox: Outbox) -> list[Parcel]:
         return [
             Parcel.one(
-                self._breaches if v.severity is Severity.BREACH else self._warnings,
+                self._breaches
+                if v.severity is Severity.BREACH
+                else self._reroutes
+                if v.severity is Severity.REROUTE
+                else self._warnings,
                 v.lead_id.encode(),
                 orjson.dumps(v.to_record()),
             )
@@ -409,6 +444,9 @@ class SlaWorker:
             if lag is None or lag > 0 or polled is None:
                 return None
             complete = polled if complete is None else min(complete, polled)
+        if self.availability is not None and complete is not None:
+            absences = self.availability.complete_until()
+            return None if absences is None else min(complete, absences)
         return complete
 
     def _last_fetch_ms(self, tp: TopicPartition) -> int | None:

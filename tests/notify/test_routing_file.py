@@ -32,7 +32,8 @@ def test_readme_example_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     (tmp_path / "people.yaml").write_text("people: [{id: '1', name: A, team: t}]\n")
     config = load_notifications(write(tmp_path, example))
     kinds = {c.type for c in config.channels.values()}
-    assert len(kinds) == 8 and len(config.routes) == 4  # every channel kind, every kind of who
+    assert len(kinds) == 8 and len(config.routes) == 5  # every channel kind, every kind of who
+    assert config.routes[4].severities == frozenset({"reroute"})
     assert {w for r in config.routes for w in r.notify} == {"owner", "manager", "team", "on_call"}
 
 

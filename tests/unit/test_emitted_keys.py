@@ -11,6 +11,7 @@ import json
 from itertools import combinations
 from pathlib import Path
 
+import jsonschema
 import orjson
 import pytest
 from hypothesis import given
@@ -27,7 +28,9 @@ from stream_sla.sla.emitted import (
     Settled,
     Skipped,
 )
+from stream_sla.sla.lead import LeadState
 from stream_sla.sla.snapshot import FORMAT, dump_state, load_header, load_state
+from stream_sla.topics import TopicCatalog
 
 CHANGELOGS = Path(__file__).parents[1] / "fixtures" / "changelog"
 
@@ -105,11 +108,32 @@ def test_a_format_2_key_no_release_wrote_is_refused_naming_it(key: str) -> None:
     assert repr(key) in str(refused.value)
 
 
-@pytest.mark.parametrize("item", [[], [9], [0, 1], [1, 0, 1], [1, 7, 0, 5], "mql", [4, "x", 2]])
-def test_a_malformed_format_3_key_is_refused_naming_it(item: object) -> None:
-    with pytest.raises(ValueError, match="not one FORMAT 3 knows") as refused:
-        emitted.decode([[0], item])
-    assert repr(item) in str(refused.value)
+@pytest.mark.parametrize(
+    "value",
+    [[], "mql", {"mql": 1}, [0, 5], [1, [], [[9, 5]]], [0, [], [[0, 0, 5]]],
+     [0, [], [], [[0, 0]]], [0, [], [], [], [[0, 3, 5, 6]]], [1, [], [], [], [], [], [], []]],
+)  # fmt: skip
+def test_malformed_format_3_keys_are_refused_naming_them(value: object) -> None:
+    with pytest.raises(ValueError, match="not what FORMAT 3 writes") as refused:
+        emitted.decode(value)
+    assert repr(value) in str(refused.value)
+
+
+def test_format_3_groups_keys_by_kind_as_short_arrays_of_integers() -> None:
+    keys = {
+        MQL_COUNTED,
+        Sent(Rule.FIRST_TOUCH, Severity.BREACH, 1793620800000),
+        Skipped(Rule.ATTEMPTS, Severity.WARNING, 1793620800000, 1793793600000),
+        Measured(1793620800000),
+        Settled(Rule.DISPOSITION, 1793620800000),
+        Retracted(Rule.FIRST_TOUCH, 1793620800000, 2),
+    }
+    assert orjson.dumps(emitted.encode(keys)) == (
+        b"[1,[1793620800000],[[2,1793620800000]],[[0,1,1793620800000]],"
+        b"[[1,0,1793620800000,1793793600000]],[[0,1793620800000,2]]]"
+    )
+    assert orjson.dumps(emitted.encode({MQL_COUNTED, Measured(1)})) == b"[1,[1]]"
+    assert orjson.dumps(emitted.encode(set())) == b"[0]"
 
 
 def format_2_rows() -> list[tuple[str, bytes]]:
@@ -135,3 +159,11 @@ def test_a_recorded_format_2_row_is_rewritten_as_format_3_with_smaller_keys(
     assert load_state(lead, rewritten) == state
     assert load_header(rewritten) == (wake_at, summary)
     assert len(orjson.dumps(orjson.loads(rewritten)[-1])) < len(orjson.dumps(old[-1]))
+
+
+@given(st.sets(keys))
+def test_format_3_rows_validate_against_the_lead_state_topic_schema(
+    original: set[EmittedKey],
+) -> None:
+    schema = TopicCatalog.load().spec("sla.lead-state").value_schema
+    jsonschema.validate(orjson.loads(dump_state(LeadState("L", emitted=original))), schema)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import time, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream_sla.replay import KEEP_EVERY_LEAD, replay
+from stream_sla.sla.availability import NOBODY_AWAY, Absence, Availability, OwnerAway
+from stream_sla.sla.calendar import Calendar
+from stream_sla.sla.calling_hours import CallingHours
 from stream_sla.sla.effects import BreachRetracted, Effect, Severity, SlaViolation
 from stream_sla.sla.events import (
     Channel,
@@ -109,7 +112,8 @@ def full_lead_events(draw: st.DrawFn) -> list[Event]:
     events: list[Event] = []
     if draw(st.booleans()):
         source = draw(st.sampled_from(["web_form", "partner"]))
-        events.append(LeadCreated("c0", "L", draw(moments), source=source))
+        zone = draw(st.sampled_from([None, "America/Los_Angeles"]))
+        events.append(LeadCreated("c0", "L", draw(moments), source=source, timezone=zone))
     for i in range(draw(st.integers(1, 4))):
         owner = draw(st.sampled_from(["ana", "ben", "cy"]))
         events.append(HandedToSales(f"h{i}", "L", draw(moments), owner, "t"))
@@ -161,6 +165,17 @@ POLICIES = {
             ),
         )
     ),
+    "calling-hours": replace(POLICY, calling_hours=CallingHours()),
+    "follow-owner-hours": Policy(
+        segments=(
+            Segment(
+                "default",
+                first_touch=FirstTouchRule(owner_away=OwnerAway.FOLLOW_OWNER_HOURS),
+                attempts=replace(AttemptsRule(), owner_away=OwnerAway.FOLLOW_OWNER_HOURS),
+                disposition=DispositionRule(owner_away=OwnerAway.ESCALATE, grace_ms=30 * MIN),
+            ),
+        )
+    ),
     "segmented": Policy(
         segments=(
             Segment("partners", match=(("source", frozenset({"partner"})),), first_touch=None),
@@ -170,11 +185,26 @@ POLICIES = {
 }
 """The textbook rules; a re-assignment restarting the clock; clocks paused on statuses (a late
 status can start or end a pause); a late lead-created that moves the lead into a segment
-without first touch."""
+without first touch; deadlines moved into the lead's calling hours; clocks that follow
+the owner's hours and absences, and an escalation (a late hand-off can change the owner)."""
+
+
+def people() -> Availability:
+    """Ana works 09:00-17:00 London on weekdays; Ben is away from 10:00 on day 0 to 16:00 on
+    day 1 (recorded in advance); Cy works around the clock."""
+    availability = Availability(
+        {"ana": Calendar("ana", "Europe/London", {d: ((time(9), time(17)),) for d in range(5)})}
+    )
+    availability.apply(Absence("e", "pto", "ben", 10 * 60 * MIN, 40 * 60 * MIN, 0, 0))
+    return availability
 
 
 def live_run(
-    policy: Policy, arrivals: list[tuple[int, Event]], checks: list[int], end: int
+    policy: Policy,
+    arrivals: list[tuple[int, Event]],
+    checks: list[int],
+    end: int,
+    availability: Availability = NOBODY_AWAY,
 ) -> tuple[list[Effect], LeadState]:
     """The worker's use of the core: each event applied on arrival (no clock), verdicts at
     deadline checks taken before the next event arrives, and a last check at ``end``."""
@@ -183,11 +213,13 @@ def live_run(
     pending = sorted(checks)
     for arrived_at, event in arrivals:
         while pending and pending[0] < arrived_at:
-            published += state.take_verdicts(policy, pending.pop(0))[0]
+            published += state.take_verdicts(policy, pending.pop(0), availability=availability)[0]
         if state.add(event):
-            published += state.take_verdicts(policy, None, seen_at=arrived_at)[0]
+            published += state.take_verdicts(
+                policy, None, seen_at=arrived_at, availability=availability
+            )[0]
     for now in [*pending, end]:
-        published += state.take_verdicts(policy, now)[0]
+        published += state.take_verdicts(policy, now, availability=availability)[0]
     return published, state
 
 
@@ -225,9 +257,12 @@ def test_effective_breaches_equal_an_event_time_replay_whatever_the_arrival_orde
     ]
     arrivals.sort(key=lambda pair: pair[0])
     checks = data.draw(st.lists(st.integers(0, arrivals[-1][0] + LADDER_END), max_size=8))
-    end = max(e.occurred_at for e in events) + LADDER_END + DAY
+    # the replay runs as far as the live checks: a clock on an owner's hours (40 a week) can
+    # put a rung's deadline past the ladder's 56 days, where a late check still finds it
+    end = max([max(e.occurred_at for e in events) + LADDER_END + DAY, *checks])
 
-    published, state = live_run(policy, arrivals, checks, end)
+    availability = people()
+    published, state = live_run(policy, arrivals, checks, end, availability)
     effective = effective_breaches(published)
     # LeadState keeps every fact: compare with a replay that evicts nothing either
     reference = replay(
@@ -236,6 +271,7 @@ def test_effective_breaches_equal_an_event_time_replay_whatever_the_arrival_orde
         end,
         keep_effects=True,
         retention=KEEP_EVERY_LEAD,
+        availability=availability,
     )
     expected = set(effective_breaches(reference.effects))
 

@@ -224,7 +224,7 @@ BROKEN = [
         """,
         "policy.yaml:6: segments[0].attempts.spacing",
         "unknown key 'spacing' (known: calendar, warn_at, warn_before, compliance_target,"
-        " pause_on, ladder, min_spacing, touches)",
+        " pause_on, owner_away, grace, ladder, min_spacing, touches)",
     ),
     (
         "unknown-top-level-key",
@@ -235,7 +235,7 @@ BROKEN = [
         """,
         "policy.yaml:3: segment",
         "unknown key 'segment' (known: version, reassignment, lateness, calendars, segments,"
-        " marketing)",
+        " marketing, calling_hours)",
     ),
     (
         "unknown-calendar",
@@ -615,7 +615,8 @@ BROKEN = [
         - version: "1"
         """,
         "policy.yaml:1",
-        "expected a mapping of version, reassignment, lateness, calendars, segments, marketing",
+        "expected a mapping of version, reassignment, lateness, calendars, segments, marketing,"
+        " calling_hours",
     ),
 ]
 

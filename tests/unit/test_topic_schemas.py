@@ -28,7 +28,7 @@ def violations() -> list[SlaViolation]:
     return found
 
 
-@pytest.mark.parametrize("severity", list(Severity), ids=lambda s: s.value)
+@pytest.mark.parametrize("severity", [Severity.WARNING, Severity.BREACH], ids=lambda s: s.value)
 def test_published_violations_validate_against_their_topic_schema(severity: Severity) -> None:
     topic = "sla.breaches" if severity is Severity.BREACH else "sla.warnings"
     schema = CATALOG.spec(topic).value_schema
