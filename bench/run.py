@@ -489,7 +489,7 @@ def table(results: dict[str, Any]) -> str:
         ("plain aiokafka read+decode", f"{t['plain_aiokafka_events_per_s']:,} ev/s", "Python ceiling"),
         ("Faust agent, take+decode only", f"{t['faust_null_events_per_s']:,} ev/s", "Faust ceiling"),
         ("Kafka ConsumerPerformance", f"{t['jvm_consumer_events_per_s']:,} ev/s", "JVM ceiling"),
-        ("worker / plain aiokafka", f"{t['worker_vs_plain_aiokafka']:.3f}", "target >= 0.4"),
+        ("worker / plain aiokafka", f"{t['worker_vs_plain_aiokafka']:.3f}", "target >= 0.25"),
         ("worker / Faust agent", f"{t['worker_vs_faust_null']:.3f}", ""),
         ("worker / JVM consumer", f"{t['worker_vs_jvm']:.4f}", ""),
         (f"breach delay p50 / p99 ({b['open_leads']:,} open)", f"{b['p50_ms']} / {b['p99_ms']} ms", "p99 target <= 1000 ms"),
@@ -498,7 +498,7 @@ def table(results: dict[str, Any]) -> str:
         (f"RSS growth per lead ({r['recovered_leads']:,} leads)", f"{m['million_rss_bytes_per_lead']:,} B (RSS {m['million_rss_mb']} MB)", "target <= 1024 B"),
         ("state per lead in the changelog", f"{r['state_bytes_per_lead']:,} B", ""),
         (f"ready after kill -9 ({r['leads_after_kill_9']:,} leads)", f"{r['ready_after_kill_9_s']} s", ""),
-        (f"ready from the changelog ({r['changelog_leads']:,} leads)", f"{r['ready_from_changelog_s']} s", "target <= 60 s at 1M"),
+        (f"ready from the changelog ({r['changelog_leads']:,} leads)", f"{r['ready_from_changelog_s']} s", "target <= 15 s at 1M"),
         ("two workers / one", f"{s['two_vs_one']:.2f} ({s['two_workers_events_per_s']:,} ev/s)", "target >= 1.6"),
     ]  # fmt: skip
     if "core" in results:
