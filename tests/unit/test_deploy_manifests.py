@@ -245,3 +245,32 @@ def test_compose_notifier_keeps_its_journal_on_a_volume_and_loads_its_routing(
     config = load_notifications(tmp_path / routing_file.rsplit("/", 1)[1])
     assert config.people_file is not None and len(load_people(config.people_file)) >= 1
     assert config.channels["mail"].host in compose["services"], "SMTP goes to the mailbox service"
+
+
+def test_worker_reads_the_notifiers_people_directory_in_kubernetes_and_compose() -> None:
+    """Owners' hours (owner_away: follow_owner_hours) come from one people directory: the
+    worker's clocks and the notifier's routing must not disagree on who works when."""
+    from stream_sla.people import load_people
+
+    [statefulset] = [d for _, d in k8s_documents() if d["kind"] == "StatefulSet"]
+    pod = statefulset["spec"]["template"]["spec"]
+    [worker] = pod["containers"]
+    env = {e["name"]: e.get("value") for e in worker["env"]}
+    folder, name = env["STREAM_SLA_PEOPLE_FILE"].rsplit("/", 1)
+    mounts = {m["mountPath"]: m["name"] for m in worker["volumeMounts"]}
+    volume = {v["name"]: v for v in pod["volumes"]}[mounts[folder]]["configMap"]
+    [item] = [i for i in volume["items"] if i["path"] == name]
+    [notifier] = [
+        d
+        for _, d in k8s_documents()
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"] == volume["name"]
+    ]
+    assert item["key"] in notifier["data"], "the notifier's ConfigMap holds that people file"
+
+    compose = yaml.safe_load(COMPOSE.read_text())
+    services = compose["services"]
+    people = services["worker"]["environment"]["STREAM_SLA_PEOPLE_FILE"]
+    worker_mounts = {v.split(":")[1]: v.split(":")[0] for v in services["worker"]["volumes"]}
+    notifier_mounts = {v.split(":")[0] for v in services["notifier"]["volumes"]}
+    assert worker_mounts[people] in notifier_mounts, "the same file the notifier mounts"
+    assert len(load_people(COMPOSE.parent / worker_mounts[people])) >= 1
