@@ -291,11 +291,11 @@ class LeadState:
                 if close is None or handoff.at < close:
                     current.append(handoff)
                     continue
-                cycles.append(Cycle(start, close, tuple(current)))
+                cycles.append(_new(Cycle, (start, close, tuple(current))))
             current = [handoff]
             start = handoff.at
         if current:
-            cycles.append(Cycle(start, _first_at_or_after(closings, start), tuple(current)))
+            cycles.append(_new(Cycle, (start, _first_at_or_after(closings, start), tuple(current))))
         return cycles
 
     # -- verdicts ------------------------------------------------------------
@@ -380,7 +380,9 @@ class LeadState:
         found: list[tuple[Cycle, Segment, Checkpoint]] = []
         calling = policy.calling_hours
         for cycle in self.cycles() if cycles is None else cycles:
-            segment = policy.segment_for(self.fields(cycle))
+            segment = policy.segments[0]
+            if segment.match:  # the first segment matches every lead unless it says otherwise
+                segment = policy.segment_for(self.fields(cycle))
             facts = self._cycle_facts(cycle, policy, _pauses(segment))
             if calling is not None and self.profile is not None:
                 facts = facts._replace(
@@ -917,7 +919,9 @@ def _cycle_of_handoff(cycles: list[Cycle], handed_at: int) -> int | None:
 
 
 def _first_at_or_after(times: list[int], moment: int) -> int | None:
-    return min((t for t in times if t >= moment), default=None)
+    """The first of ``times`` (sorted) at or after ``moment``."""
+    index = bisect.bisect_left(times, moment)
+    return times[index] if index < len(times) else None
 
 
 def _owner_at(cycle: Cycle, moment: int) -> Handoff:

@@ -30,6 +30,10 @@ Detail = tuple[tuple[str, int | str], ...]
 Pauses = tuple[tuple[int, int | None], ...]
 """(from, to) instants a rule's clock stood still; ``to`` None: still paused."""
 
+_new = tuple.__new__
+"""Builds a checkpoint in C with every field given: a NamedTuple's own ``__new__`` is a Python
+call, and an event builds about ten checkpoints per cycle of its lead."""
+
 PAUSED = 2**62
 """``due_at`` of a checkpoint whose clock is paused with no end yet: it cannot fall due."""
 
@@ -216,29 +220,35 @@ def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
         offset = rule.warn.offset(rung.within_ms)
         if offset is not None:
             checkpoints.append(
-                Checkpoint(
+                _new(
+                    Checkpoint,
+                    (
+                        Rule.ATTEMPTS,
+                        Severity.WARNING,
+                        clock_deadline(calendar, facts.clock_start, offset, paused),
+                        deadline,
+                        rung.within_ms,
+                        satisfied,
+                        by_closing,
+                        detail,
+                        paused,
+                    ),
+                )
+            )
+        checkpoints.append(
+            _new(
+                Checkpoint,
+                (
                     Rule.ATTEMPTS,
-                    Severity.WARNING,
-                    clock_deadline(calendar, facts.clock_start, offset, paused),
+                    Severity.BREACH,
+                    deadline,
                     deadline,
                     rung.within_ms,
                     satisfied,
                     by_closing,
                     detail,
                     paused,
-                )
-            )
-        checkpoints.append(
-            Checkpoint(
-                Rule.ATTEMPTS,
-                Severity.BREACH,
-                deadline,
-                deadline,
-                rung.within_ms,
-                satisfied,
-                by_closing,
-                detail,
-                paused,
+                ),
             )
         )
         if connected is not None and connected <= deadline:
@@ -280,15 +290,17 @@ def _deadline_rule(
     deadline = clock_deadline(calendar, facts.clock_start, within_ms, paused)
     if calling is not None and deadline != PAUSED:
         deadline = move_into(calling, deadline, facts.clock_start)
-    breach = Checkpoint(
-        rule, Severity.BREACH, deadline, deadline, within_ms, satisfied, by_closing, (), paused
+    breach = _new(
+        Checkpoint,
+        (rule, Severity.BREACH, deadline, deadline, within_ms, satisfied, by_closing, (), paused),
     )
     offset = warn.offset(within_ms)
     if offset is None:
         return [breach]
     warn_due = clock_deadline(calendar, facts.clock_start, offset, paused)
-    warning = Checkpoint(
-        rule, Severity.WARNING, warn_due, deadline, within_ms, satisfied, by_closing, (), paused
+    warning = _new(
+        Checkpoint,
+        (rule, Severity.WARNING, warn_due, deadline, within_ms, satisfied, by_closing, (), paused),
     )
     return [warning, breach]
 
