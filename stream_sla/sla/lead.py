@@ -383,12 +383,17 @@ class LeadState:
             segment = policy.segments[0]
             if segment.match:  # the first segment matches every lead unless it says otherwise
                 segment = policy.segment_for(self.fields(cycle))
-            facts = self._cycle_facts(cycle, policy, _pauses(segment))
+            ft, at, dp = segment.first_touch, segment.attempts, segment.disposition
+            pausing = (
+                (ft is not None and bool(ft.pause_on))
+                or (at is not None and bool(at.pause_on))
+                or (dp is not None and bool(dp.pause_on))
+            )  # only then do rules read every status (inline: this runs per cycle and change)
+            facts = self._cycle_facts(cycle, policy, pausing)
             if calling is not None and self.profile is not None:
                 facts = facts._replace(
                     calling=calling.calendar_for(self.profile.timezone, self.profile.region)
                 )
-            ft, at, dp = segment.first_touch, segment.attempts, segment.disposition
             if ft is not None:
                 found += [
                     (cycle, segment, c)
@@ -539,19 +544,29 @@ class LeadState:
             )
         for cycle in cycles:
             self._first_touch_measured(cycle, effects)
-        settled: dict[tuple[int, Rule], list[tuple[Segment, Checkpoint]]] = {}
+        # breach checkpoints per (cycle, rule) while all were kept by their deadline; None once
+        # one was not (most open leads): such a rule cannot be settled yet
+        settled: dict[tuple[int, Rule], list[tuple[Segment, Checkpoint]] | None] = {}
         for cycle, segment, checkpoint in found:
             if checkpoint.severity is Severity.BREACH:
                 at = (cycle.started_at, checkpoint.rule)
-                breaches = settled.get(at)
+                breaches = settled.get(at, _NONE_YET)
                 if breaches is None:
+                    continue
+                kept = checkpoint.satisfied_at
+                if kept is None or kept > checkpoint.deadline_at:
+                    settled[at] = None
+                elif breaches is _NONE_YET:
                     settled[at] = [(segment, checkpoint)]
                 else:
                     breaches.append((segment, checkpoint))
         by_start = {cycle.started_at: cycle for cycle in cycles}
-        for (started_at, rule), breaches in settled.items():
+        for (started_at, rule), group in settled.items():
+            if group is None:
+                continue
+            breaches = group
             key = Settled(rule, started_at)
-            if key in self.emitted or not _all_kept(breaches):
+            if key in self.emitted:
                 continue
             self.emitted.add(key)
             segment, last = breaches[-1]
@@ -708,33 +723,24 @@ class LeadState:
         return c.severity is not Severity.BREACH and self._skip_key(c, cycle) in self.emitted
 
     def _cycle_facts(self, cycle: Cycle, policy: Policy, pausing: bool) -> rules.CycleFacts:
-        end = cycle.closed_at
-        attempts = tuple(
-            a for a in self.attempts if a.at >= cycle.started_at and (end is None or a.at < end)
-        )
-        clock_start = cycle.started_at
+        """The cycle's facts by bisection: attempts in [start, end), statuses in [start, end]
+        (facts are kept sorted by time)."""
+        start, end = cycle.started_at, cycle.closed_at
+        kept = self.attempts
+        low = bisect.bisect_left(kept, (start,))
+        high = len(kept) if end is None else bisect.bisect_left(kept, (end,))
+        attempts = tuple(kept[low:high])
+        clock_start = start
         if policy.reassignment is Reassignment.RESTART:
             first_touch = attempts[0][0] if attempts else None
             for handoff in cycle.handoffs:
                 if first_touch is None or handoff.at <= first_touch:
                     clock_start = handoff.at
-        first_status = min(
-            (
-                s.at
-                for s in self.statuses
-                if s.at >= cycle.started_at and (end is None or s.at <= end)
-            ),
-            default=None,
-        )
-        statuses = (
-            tuple(
-                (s.at, s.status)
-                for s in self.statuses
-                if s.at >= cycle.started_at and (end is None or s.at <= end)
-            )
-            if pausing
-            else ()
-        )
+        changes = self.statuses
+        low = bisect.bisect_left(changes, (start,))
+        high = len(changes) if end is None else bisect.bisect_left(changes, (end + 1,))
+        first_status = changes[low].at if low < high else None
+        statuses = tuple((s.at, s.status) for s in changes[low:high]) if pausing else ()
         return rules.CycleFacts(clock_start, end, attempts, first_status, statuses)
 
     def _first_attempt(self, cycle: Cycle) -> Attempt | None:
@@ -814,20 +820,8 @@ class LeadState:
         return _new(Skipped, (c.rule, c.severity, cycle.started_at, c.due_at))
 
 
-def _pauses(segment: Segment) -> bool:
-    """Whether any of the segment's rules pauses on statuses: only then do rules read them all."""
-    return any(
-        rule is not None and rule.pause_on
-        for rule in (segment.first_touch, segment.attempts, segment.disposition)
-    )
-
-
-def _all_kept(breaches: list[tuple[Segment, Checkpoint]]) -> bool:
-    """Every breach checkpoint was kept by its deadline (a loop: this runs per assessment)."""
-    for _, c in breaches:  # noqa: SIM110 (a generator per call costs more than the test)
-        if c.satisfied_at is None or c.satisfied_at > c.deadline_at:
-            return False
-    return True
+_NONE_YET: list[tuple[Segment, Checkpoint]] = []
+"""No breach checkpoint of a (cycle, rule) seen yet (a marker: never appended to)."""
 
 
 TEAM_CALENDAR = OwnerAway.TEAM_CALENDAR
