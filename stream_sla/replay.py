@@ -52,6 +52,7 @@ from stream_sla.sla.events import (
     EventRejected,
     HandedToSales,
     LeadCreated,
+    LeadStatusChanged,
     RejectReason,
     check_event_time,
     event_from_object,
@@ -131,7 +132,7 @@ class Replay:
         self._fire_until(event.occurred_at - 1)
         kind = _kind(event)
         partition = default_partition(event.lead_id.encode(), self.partitions)
-        placed = Placed(partition, f"crm.{kind.value}", kind, event)
+        placed = Placed(partition, _TOPIC[kind], kind, event)
         outcome = self.engine.apply_events([placed], event.occurred_at)
         if outcome.newest_event_at == 0:
             self.result.duplicates += 1  # a duplicate, or over a per-lead limit: no change
@@ -214,7 +215,7 @@ def read_events(
             rejected["invalid_json"] += 1
         except EventRejected as exc:
             rejected[exc.reason.value] += 1
-    events.sort(key=lambda e: (e.occurred_at, _KIND_ORDER[_kind(e)], e.event_id))
+    events.sort(key=_sort_key)
     return events
 
 
@@ -241,7 +242,28 @@ def _event(obj: Any) -> Event:
     return event_from_object(kind, None, obj)
 
 
+_KIND_OF: dict[type, EventKind] = {
+    LeadCreated: EventKind.LEAD_CREATED,
+    HandedToSales: EventKind.HANDED_TO_SALES,
+    ContactAttempt: EventKind.CONTACT_ATTEMPT,
+    LeadStatusChanged: EventKind.LEAD_STATUS_CHANGED,
+}
+_TOPIC = {kind: f"crm.{kind.value}" for kind in EventKind}
+_SORT_RANK = {cls: _KIND_ORDER[kind] for cls, kind in _KIND_OF.items()}
+
+
+def _sort_key(event: Event) -> tuple[int, int, str]:
+    """Event time, then the causal order of kinds, then the id: a replay's order."""
+    rank = _SORT_RANK.get(type(event))
+    if rank is None:
+        rank = _KIND_ORDER[_kind(event)]
+    return event.occurred_at, rank, event.event_id
+
+
 def _kind(event: Event) -> EventKind:
+    kind = _KIND_OF.get(type(event))  # one lookup per event; subclasses take the long way
+    if kind is not None:
+        return kind
     if isinstance(event, LeadCreated):
         return EventKind.LEAD_CREATED
     if isinstance(event, HandedToSales):

@@ -664,11 +664,13 @@ class LeadState:
 
     def last_activity(self) -> int:
         """Event time of the newest fact about this lead."""
-        times = [self.profile.at] if self.profile else []
+        newest: int | None = self.profile.at if self.profile else None
         for facts in (self.handoffs, self.attempts, self.statuses):
             if facts:
-                times.append(facts[-1].at)
-        return max(times, default=0)
+                at = facts[-1].at
+                if newest is None or at > newest:
+                    newest = at
+        return 0 if newest is None else newest
 
     def evict_at(self, closed_retention_ms: int, idle_retention_ms: int) -> int:
         """When the state may be dropped: soon after the last cycle closed, late if it is idle.
