@@ -421,7 +421,9 @@ class SlaEngine(Generic[R]):
         outcome: Outcome[R],
         write: bool,
     ) -> None:
-        part = self.partitions.setdefault(partition, PartitionState(partition))
+        part = self.partitions.get(partition)
+        if part is None:  # not setdefault: that would build a PartitionState per lead settled
+            part = self.partitions[partition] = PartitionState(partition)
         for effect in assessment.effects:
             outcome.effects.append(effect)
             if isinstance(effect, MqlDelivered):
