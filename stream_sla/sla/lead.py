@@ -202,7 +202,7 @@ class LeadState:
                 event.automated,
                 event.duration_ms,
             )
-            if any(a.event_id == attempt.event_id for a in self.attempts):
+            if _has_event(self.attempts, attempt.event_id):
                 return Added.NEW if _insert(self.attempts, attempt) else Added.DUPLICATE
             if _insert(self.attempts, attempt, cap=MAX_ATTEMPTS_KEPT):
                 return Added.NEW
@@ -695,8 +695,8 @@ class LeadState:
         if not cycles or cycles[-1].closed_at is not None:
             return None
         cycle = cycles[-1]
-        tried = [a for a in self.attempts if a.at >= cycle.started_at]
         start = cycle.started_at
+        tried = self.attempts[bisect.bisect_left(self.attempts, (start,)) :]
         at_risk = breached = False
         for key in self.emitted:  # a handful of keys: one pass, no key built per rule
             if type(key) is Sent and key.cycle_start == start:
@@ -704,14 +704,15 @@ class LeadState:
                     at_risk = True
                 else:
                     breached = True
-        return LeadSummary(
-            team=cycle.handoffs[-1].team,
-            awaiting_first_touch=not tried,
-            connected=any(a.outcome == "connected" for a in tried),
-            attempts=len(tried),
-            at_risk=at_risk,
-            breached=breached,
-            owner=cycle.handoffs[-1].owner,
+        connected = False
+        for a in tried:  # a loop: a generator per call costs more than the test
+            if a.outcome == "connected":
+                connected = True
+                break
+        last = cycle.handoffs[-1]
+        return _new(
+            LeadSummary,
+            (last.team, not tried, connected, len(tried), at_risk, breached, last.owner),
         )
 
     # -- helpers -------------------------------------------------------------
@@ -900,6 +901,14 @@ def _insert(facts: list[F], fact: F, cap: int | None = None) -> bool:
     if cap is not None and len(facts) > cap:
         facts.pop()
     return True
+
+
+def _has_event(facts: list[Attempt], event_id: str) -> bool:
+    """A fact with this event id is kept (a loop: a generator per event costs more)."""
+    for fact in facts:  # noqa: SIM110
+        if fact.event_id == event_id:
+            return True
+    return False
 
 
 def _first_given(*moments: int | None) -> int | None:
