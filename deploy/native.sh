@@ -14,6 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-build/native}
 python=${PYTHON:-.venv/bin/python}
+if [[ $python == */* ]]; then  # mypyc runs inside the overlay: a relative path would not resolve
+  python="$(cd "$(dirname "$python")" && pwd)/$(basename "$python")"
+fi
 tmp="$out.tmp"
 rm -rf "$tmp"
 mkdir -p "$tmp"
