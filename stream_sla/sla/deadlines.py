@@ -46,6 +46,27 @@ class DeadlineIndex:
         if self._entries > 3 * len(self._due) + 4096:
             self._compact()
 
+    def schedule_many(self, partition: int, wakes: Iterable[tuple[str, int | None]]) -> None:
+        """:meth:`schedule` for many leads of one partition (a restore): the same result, with
+        one heapify instead of a push per lead."""
+        due = self._due
+        added: list[tuple[int, str]] = []
+        for lead_id, at in wakes:
+            key = (partition, lead_id)
+            if at is None:
+                due.pop(key, None)
+            elif due.get(key) != at:
+                due[key] = at
+                added.append((at, lead_id))
+        if not added:
+            return
+        heap = self._heaps.setdefault(partition, [])
+        heap.extend(added)
+        heapq.heapify(heap)
+        self._entries += len(added)
+        if self._entries > 3 * len(self._due) + 4096:
+            self._compact()
+
     def pop_due(self, now: int, horizon: Callable[[int], int | None] | None = None) -> list[Due]:
         """Remove and return the deadlines at or before ``now``.
 
