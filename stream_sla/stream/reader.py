@@ -36,6 +36,7 @@ from mode import Service
 
 from stream_sla.config import Settings
 from stream_sla.kafka_security import aiokafka_options
+from stream_sla.stream.memory import HeapTrim
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ class CrmReader(Service):
         self._revoked = revoked
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
+        self.heap = HeapTrim()
+        """The C heap's free pages go back to the system after bursts (see stream.memory)."""
 
     async def on_start(self) -> None:
         # aiokafka clients bind to the running loop: built here, not in __init__.
@@ -128,6 +131,9 @@ class CrmReader(Service):
             batch = await consumer.getmany(timeout_ms=within_ms, max_records=most)
             if batch:
                 await self._process(batch)
+                self.heap.note(sum(len(records) for records in batch.values()))
+            else:
+                self.heap.idle()
 
     def started_producer(self) -> AIOKafkaProducer:
         """The producer, once the Service started (aiokafka clients bind to the running loop)."""
