@@ -46,6 +46,12 @@ Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 FETCH_MAX_WAIT_MS = 100
 """How long the broker holds a fetch that finds nothing new (see ``complete_until``)."""
 
+IDLE_WAIT_MS = 1_000
+"""How long ``getmany`` waits once a call found nothing. It returns as soon as a fetch brings
+records, so this adds no latency to an event (nor to a deadline: the gate reads the fetcher's
+own timestamps, and the timer fires on its own); it only stops an idle worker from waking
+every ``batch_within_seconds`` (100 times a second) to find nothing."""
+
 COPARTITIONED = (RangePartitionAssignor,)
 """The assignors of every consumer group that reads lead-keyed topics together."""
 
@@ -127,12 +133,15 @@ class CrmReader(Service):
         most = self.settings.batch_max_events
         consumer = self.consumer
         assert consumer is not None  # started in on_start, before any task
+        wait_ms = within_ms
         while not self.should_stop:
-            batch = await consumer.getmany(timeout_ms=within_ms, max_records=most)
+            batch = await consumer.getmany(timeout_ms=wait_ms, max_records=most)
             if batch:
+                wait_ms = within_ms
                 await self._process(batch)
                 self.heap.note(sum(len(records) for records in batch.values()))
             else:
+                wait_ms = IDLE_WAIT_MS
                 self.heap.idle()
 
     def started_producer(self) -> AIOKafkaProducer:
