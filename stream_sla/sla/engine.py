@@ -29,6 +29,7 @@ from typing import Generic, NamedTuple, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 import orjson
+from mypy_extensions import mypyc_attr
 
 from stream_sla.sla.availability import Absence, Availability
 from stream_sla.sla.deadlines import DeadlineIndex, Due
@@ -75,6 +76,7 @@ class Retention:
     idle_ms: int = 90 * 86_400_000
 
 
+@mypyc_attr(native_class=False)  # a generic dataclass: mypyc cannot make it a native class
 @dataclass(slots=True)
 class Outcome(Generic[R]):
     """What one command (a batch, a deadline sweep, a restore, a drop) asks of the adapter."""
