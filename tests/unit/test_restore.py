@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import random
+import tracemalloc
 from collections import Counter
 
 import orjson
@@ -116,3 +117,28 @@ def test_a_restored_partition_has_each_rows_deadline_and_gauge() -> None:
     assert {name: t["open"] for name, t in totals.items() if t["open"]} == by_label
     assert len(processor.engine) == 2_000
     assert sorted(processor.index.pop_due(T0 + 10_000)) == sorted(expected_due)
+
+
+def test_a_pending_deadline_costs_the_index_under_150_bytes() -> None:
+    """Per partition, a lead's deadline is one dict slot and one heap entry (no key tuple)."""
+    ids = [f"O-{n:07d}" for n in range(20_000)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        index = DeadlineIndex()
+        for n, lead in enumerate(ids):
+            index.schedule(lead, n % 6, T0 + n)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(index) == 20_000
+    assert held / 20_000 < 150
+
+
+def test_re_scheduling_a_lead_again_and_again_keeps_its_partitions_heap_bounded() -> None:
+    index = DeadlineIndex()
+    for n in range(20_000):
+        index.schedule("L-1", 0, T0 + n)
+        index.schedule("L-2", 1, T0 + n)
+    assert all(len(heap) <= 4096 + 3 for heap in index._heaps.values())
+    assert index.pop_due(T0 + 30_000) and len(index) == 0
