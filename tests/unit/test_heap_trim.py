@@ -20,7 +20,12 @@ def rss() -> int:
 
 def test_trims_every_busy_events_while_busy_and_once_idle_after_a_burst() -> None:
     calls: list[int] = []
-    heap = HeapTrim(busy_events=10_000, idle_events=100, release=lambda: calls.append(1) or 1)
+    heap = HeapTrim(
+        busy_events=10_000,
+        idle_events=100,
+        release=lambda: calls.append(1) or 1,
+        clock=lambda: 0.0,
+    )
     for _ in range(25):
         heap.note(1_000)
     assert len(calls) == 2  # at 10,000 and 20,000 records
@@ -47,3 +52,19 @@ def test_malloc_trim_gives_back_the_free_pages_a_burst_left_inside_the_heap() ->
     release()
     assert held - rss() > 32 * 2**20, "malloc_trim(0) gave back less than half of a 64 MB burst"
     assert len(kept) == 4_000
+
+
+def test_an_idle_worker_trims_every_few_seconds_with_no_input() -> None:
+    """A burst's deliveries settle after its last batch, and deadline sweeps make garbage
+    with no record read (a storm of breaches)."""
+    calls: list[int] = []
+    now = [0.0]
+    heap = HeapTrim(idle_seconds=5, release=lambda: calls.append(1) or 1, clock=lambda: now[0])
+    now[0] = 4.9
+    heap.idle()
+    assert not calls
+    now[0] = 5.0
+    heap.idle()
+    now[0] = 6.0
+    heap.idle()
+    assert len(calls) == 1
