@@ -362,12 +362,15 @@ class SlaEngine(Generic[R]):
         outcome: Outcome[R] = Outcome()
         part = self.partitions.setdefault(partition, PartitionState(partition))
         part.restore(leads, tallies)
+        wakes: list[tuple[str, int | None]] = []
+        gauges = outcome.gauges
         for lead_id, raw in part.leads.items():
             wake, summary = load_header(raw)
-            self.index.schedule(lead_id, partition, wake)
-            outcome.gauges.append((lead_id, partition, summary))
+            wakes.append((lead_id, wake))
+            gauges.append((lead_id, partition, summary))
             if self._follows_people:
                 self._track(lead_id, partition, summary)
+        self.index.schedule_many(partition, wakes)
         return outcome
 
     def drop(self, partitions: Iterable[int]) -> Outcome[R]:
