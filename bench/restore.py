@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import json
-import shutil
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.run import ROOT, Broker, log, produce_states, rss_bytes
+from bench.run import log, produce_states, rss_bytes, with_broker
 from stream_sla.metrics import Metrics
 from stream_sla.sla.policy import Policy
 from stream_sla.stream.processor import LeadProcessor
@@ -105,12 +103,11 @@ async def measure(args: argparse.Namespace, bootstrap: str, workdir: Path) -> di
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    workdir = ROOT / "var" / "bench-restore"
-    shutil.rmtree(workdir, ignore_errors=True)
-    (workdir / "broker").mkdir(parents=True)
-    with contextlib.ExitStack() as stack:
-        bootstrap = args.bootstrap or stack.enter_context(Broker(workdir)).bootstrap
-        return await measure(args, bootstrap, workdir)
+    return await with_broker(
+        "bench-restore",
+        args.bootstrap,
+        lambda bootstrap, workdir: measure(args, bootstrap, workdir),
+    )
 
 
 def main() -> None:
