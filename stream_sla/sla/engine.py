@@ -252,7 +252,8 @@ class SlaEngine(Generic[R]):
 
     def month(self, epoch_ms: int) -> str:
         """The calendar month of an instant in marketing's time zone (a tally row's month)."""
-        return datetime.fromtimestamp(epoch_ms / 1000, tz=self._zone).strftime("%Y-%m")
+        local = datetime.fromtimestamp(epoch_ms / 1000, tz=self._zone)
+        return f"{local.year}-{local.month:02d}"  # strftime("%Y-%m") at a third of the cost
 
     def pop_due(self, now: int, horizon: Callable[[int], int | None] | None = None) -> list[Due]:
         return self.index.pop_due(now, horizon)
@@ -426,7 +427,9 @@ class SlaEngine(Generic[R]):
         outcome: Outcome[R],
         write: bool,
     ) -> None:
-        part = self.partitions.setdefault(partition, PartitionState(partition))
+        part = self.partitions.get(partition)
+        if part is None:  # not setdefault: that would build a PartitionState per lead settled
+            part = self.partitions[partition] = PartitionState(partition)
         for effect in assessment.effects:
             outcome.effects.append(effect)
             if isinstance(effect, MqlDelivered):
