@@ -7,7 +7,8 @@
 - ``restore``: :meth:`LeadProcessor.restore` of those rows (headers, deadlines, gauges), wall
   and CPU time;
 - ``ready``: a real worker started on the topics until ``/ready`` (what `make bench` reports),
-  with its RSS per recovered lead.
+  with its RSS per recovered lead, and whether the group dropped it after (a recovery that
+  blocks the event loop longer than the session costs the membership).
 
 ``--bootstrap`` uses a running broker instead of starting one (``--reuse PREFIX`` then reads
 the topics an earlier run wrote, to compare commits on the same rows); ``--py-spy FILE`` records the
@@ -18,17 +19,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import json
-import shutil
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.run import ROOT, Broker, log, produce_states, rss_bytes
+from bench.run import log, produce_states, rss_bytes, with_broker
 from stream_sla.metrics import Metrics
 from stream_sla.sla.policy import Policy
 from stream_sla.stream.processor import LeadProcessor
@@ -70,8 +69,10 @@ async def measure(args: argparse.Namespace, bootstrap: str, workdir: Path) -> di
     empty.workdir.mkdir()
     await empty.create_topics()
     ready, per_lead = [], []
+    dropped = 0
     for n in range(args.workers):
         idle = empty.start_worker(f"idle-{n}", **SETTINGS)
+        idle.wait_ready(600)  # not sharing the CPU with the measured start
         worker = h.start_worker(f"w{n}", **SETTINGS)
         spy = None
         if args.py_spy and n == 0:
@@ -85,9 +86,11 @@ async def measure(args: argparse.Namespace, bootstrap: str, workdir: Path) -> di
         if spy is not None:
             spy.send_signal(signal.SIGINT)  # py-spy writes its output and exits
             await spy.wait()
-        idle.wait_ready(600)
         recovered = int(worker.metrics().get("stream_sla_state_leads") or 0)
         per_lead.append((rss_bytes(worker) - rss_bytes(idle)) / max(recovered, 1))
+        await asyncio.sleep(8)  # longer than the session: did the recovery cost the membership?
+        if "session expired" in worker.log_tail(400):
+            dropped += 1
         worker.stop()
         idle.stop()
         log(f"worker ready in {ready[-1]:.1f}s, {per_lead[-1]:,.0f} B RSS per lead")
@@ -100,17 +103,17 @@ async def measure(args: argparse.Namespace, bootstrap: str, workdir: Path) -> di
         "restore_s": [round(s, 2) for s in restores],
         "restore_cpu_s": [round(s, 2) for s in cpu],
         "ready_s": [round(s, 1) for s in ready],
+        "workers_dropped_by_the_group_after_ready": dropped,
         "rss_bytes_per_lead": [round(b) for b in per_lead],
     }
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    workdir = ROOT / "var" / "bench-restore"
-    shutil.rmtree(workdir, ignore_errors=True)
-    (workdir / "broker").mkdir(parents=True)
-    with contextlib.ExitStack() as stack:
-        bootstrap = args.bootstrap or stack.enter_context(Broker(workdir)).bootstrap
-        return await measure(args, bootstrap, workdir)
+    return await with_broker(
+        "bench-restore",
+        args.bootstrap,
+        lambda bootstrap, workdir: measure(args, bootstrap, workdir),
+    )
 
 
 def main() -> None:

@@ -28,8 +28,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -45,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KAFKA = ROOT / "deploy" / "local" / "kafka.sh"
 RESULTS = ROOT / "bench" / "results"
 CACHE = Path(os.environ.get("STREAM_SLA_CACHE", Path.home() / ".cache" / "stream-sla"))
+T = TypeVar("T")
 KAFKA_LIBS = CACHE / f"kafka-{os.environ.get('KAFKA_VERSION', '4.0.2')}" / "libs"
 
 
@@ -75,6 +77,20 @@ class Broker:
 
     def __exit__(self, *_: object) -> None:
         subprocess.run(["bash", str(KAFKA), "stop", "--purge"], env=self.env, capture_output=True)
+
+
+async def with_broker(
+    name: str, bootstrap: str | None, measure: Callable[[str, Path], Awaitable[T]]
+) -> T:
+    """``measure(bootstrap, workdir)`` in a fresh ``var/<name>``, on a running broker
+    (``bootstrap``) or on one started there for it (the one-row benches' ``--bootstrap``)."""
+    workdir = ROOT / "var" / name
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    if bootstrap:
+        return await measure(bootstrap, workdir)
+    with Broker(workdir) as broker:
+        return await measure(broker.bootstrap, workdir)
 
 
 # -- load --------------------------------------------------------------------------------------

@@ -558,6 +558,11 @@ class SlaWorker:
             self.processor.restore(partition, leads[partition], tallies[partition])
             waiting[partition].set()
             consumer.resume(*[tp for tp in tps if tp in consumer.assignment()])
+            # A partition's restore is synchronous (~0.5 s per 166,000 leads): the heartbeat's
+            # round trip and the timers run between them (a bare yield was not enough: 1M
+            # leads still blocked the loop 3-5 s), or a large recovery outlasts the session
+            # and the group drops this member as soon as it is ready.
+            await asyncio.sleep(0.01)
         recovered = sum(len(leads[p]) for p in partitions)
         del leads, tallies
         self.reader.heap.now()  # the changelogs' fetched batches are garbage now
