@@ -178,10 +178,12 @@ def _worker(args: argparse.Namespace) -> int:
     from stream_sla.kafka_security import aiokafka_options
     from stream_sla.logs import logging_config
     from stream_sla.stream.app import SlaWorker
+    from stream_sla.stream.memory import collect_less_often
 
     settings = _settings(args)
     log_format = args.log_format or settings.log_format
     say = _say_json if log_format == "json" else _say_text
+    collect_less_often()
     sla = SlaWorker(settings)
     # The state changelogs must exist before the first recovery reads them; creating what is
     # missing is idempotent (a topics Job or `stream-sla topics create` usually did it already).

@@ -58,6 +58,7 @@ from stream_sla.stream.delivery import (
     ProduceRefused,
     Sent,
 )
+from stream_sla.stream.memory import freeze_restored
 from stream_sla.stream.processor import (
     LeadProcessor,
     Outbox,
@@ -565,6 +566,7 @@ class SlaWorker:
             await asyncio.sleep(0.01)
         recovered = sum(len(leads[p]) for p in partitions)
         del leads, tallies
+        freeze_restored()
         self.reader.heap.now()  # the changelogs' fetched batches are garbage now
         if self.transactions is not None:  # revoked while we read: not ours to fence with
             await self.transactions.drop(

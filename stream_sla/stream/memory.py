@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 import sys
 import time
@@ -88,3 +89,28 @@ class HeapTrim:
         self.release()
         self.calls += 1
         log.debug("malloc_trim(0) in %.1f ms", (self.clock() - self._last) * 1000)
+
+
+YOUNG_COLLECTION_EVERY = 50_000
+"""Allocations between two young-generation collections in a worker (CPython's default: 700).
+
+The engine makes few reference cycles (its leads are rows of bytes, its objects die by
+reference counting), yet at the default each young collection walks whatever a batch or a
+sweep holds at that moment: about 10% of the deadline sweep's CPU time (issue 13,
+``bench/profiles/engine.md``), ~8% of a replay's (which uses 100,000 the same way)."""
+
+
+def collect_less_often() -> None:
+    """Run the cyclic collector's young generation every ``YOUNG_COLLECTION_EVERY``
+    allocations; the older generations keep their own ratios."""
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(max(young, YOUNG_COLLECTION_EVERY), middle, old)
+
+
+def freeze_restored() -> None:
+    """Move what a recovery built (the restored leads, the deadline heaps) out of the
+    collector's sight: it lives until its partition is revoked, and a full collection would
+    otherwise walk a million leads' containers again and again for nothing. No collection
+    first: it would walk them all once more before ready (garbage is freed by reference
+    counting all the same; only a cycle frozen now would stay)."""
+    gc.freeze()
