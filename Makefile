@@ -5,7 +5,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install test unit lint demo demo-gateway bench kafka-start kafka-stop topics worker clean
+NATIVE := build/native
+# The compiled overlay first on the path; PYTHONSAFEPATH keeps `python -m` (here and in the
+# worker processes a bench starts) from putting the checkout's pure sources in front of it.
+NATIVE_ENV := PYTHONSAFEPATH=1 PYTHONPATH=$(CURDIR)/$(NATIVE):$(CURDIR)
+
+.PHONY: install test unit lint native demo demo-gateway bench kafka-start kafka-stop topics worker clean
 
 install: $(STAMP)  ## create .venv and install the package with its dev tools
 
@@ -21,7 +26,8 @@ lint: install  ## ruff (lint + format) and mypy
 	$(PY) -m ruff format --check stream_sla tests grafana bench
 	$(PY) -m mypy stream_sla
 
-test: install lint  ## everything: lint, unit, Faust agent and real-broker integration tests
+test: install lint native  ## everything: lint, unit (pure and compiled), Faust agent and real-broker integration tests
+	$(NATIVE_ENV) STREAM_SLA_EXPECT_NATIVE=1 $(PY) -m pytest -q -p no:cacheprovider --import-mode=append tests/unit
 	STREAM_SLA_REQUIRE_INTEGRATION=1 $(PY) -m pytest
 
 unit: install  ## only the tests that need no broker
@@ -33,8 +39,13 @@ demo: install  ## local Kafka + worker + synthetic CRM; Ctrl-C stops everything
 demo-gateway: install  ## the same demo through `stream-sla gateway`: signed HubSpot webhooks in
 	STREAM_SLA_DEMO_VIA=hubspot bash deploy/local/demo.sh
 
-bench: install  ## speed and memory against baselines measured in the same run (not part of test)
-	$(PY) -m bench.run
+native: $(NATIVE)/SOURCE_COMMIT  ## the SLA core compiled by mypyc into build/native (deploy/native.sh)
+
+$(NATIVE)/SOURCE_COMMIT: $(STAMP) deploy/native.sh $(shell find stream_sla topics -type f -not -path '*/__pycache__/*')
+	PYTHON=$(PY) bash deploy/native.sh $(NATIVE)
+
+bench: install native  ## speed and memory against baselines measured in the same run (not part of test); the compiled core
+	$(NATIVE_ENV) $(PY) -m bench.run
 
 kafka-start:
 	bash deploy/local/kafka.sh start
@@ -43,4 +54,4 @@ kafka-stop:
 	bash deploy/local/kafka.sh stop
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var build .pytest_cache .mypy_cache .ruff_cache .hypothesis

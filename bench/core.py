@@ -9,12 +9,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import orjson
 
+from stream_sla.build import core_build
 from stream_sla.replay import read_events, replay
 from stream_sla.simulation import SimRecord
 from stream_sla.sla.effects import Severity, SlaViolation
@@ -24,13 +29,30 @@ from stream_sla.sla.policy import Policy
 from stream_sla.sla.timestamps import format_ms
 from stream_sla.stream.processor import Record
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def replay_rate(records: list[SimRecord], workdir: Path) -> dict[str, float]:
-    """Events/s of a replay of these records written as one JSON Lines file."""
+    """Events/s of a replay of these records written as one JSON Lines file, by the core this
+    process runs and, when that is the compiled one, by the pure-Python core in a child
+    process (the same file, the same run: their ratio is what compiling buys)."""
     path = workdir / "events.jsonl"
     path.write_bytes(
         b"\n".join(orjson.dumps({"type": r.kind.value, **orjson.loads(r.value)}) for r in records)
     )
+    rates = {**replay_file_rate(path), "core_build": core_build()}
+    if rates["core_build"] == "mypyc":
+        env = {**os.environ, "PYTHONSAFEPATH": "1", "PYTHONPATH": str(ROOT)}
+        child = subprocess.run(
+            [sys.executable, "-m", "bench.core", str(path)],
+            env=env, capture_output=True, check=True, text=True,
+        )  # fmt: skip
+        pure = json.loads(child.stdout)
+        rates["pure_replay_events_per_s"] = pure["replay_events_per_s"]
+    return rates
+
+
+def replay_file_rate(path: Path) -> dict[str, float]:
     started = time.perf_counter()
     with path.open("rb") as lines:
         events = read_events(lines, Counter())
@@ -64,3 +86,8 @@ def sweep_rate(open_leads: int) -> dict[str, float]:
         1 for e in outcome.effects if isinstance(e, SlaViolation) and e.severity is Severity.BREACH
     )
     return {"sweep_breaches": breaches, "sweep_breaches_per_s": round(breaches / elapsed)}
+
+
+if __name__ == "__main__":  # the pure-Python replay row: python -m bench.core EVENTS.jsonl
+    rate = replay_file_rate(Path(sys.argv[1]))
+    print(json.dumps({**rate, "core_build": core_build()}))

@@ -305,12 +305,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         log(f"event -> /metrics p50 {results['event_to_metrics']['p50_ms']} ms")
 
+        # The backfill's last transactions and the breaches' sweeps have settled by now (the
+        # worker gives its heap's free pages back when idle): what the open leads hold.
+        settled_rss = rss_bytes(one)
         state_leads = int(one.metrics().get("stream_sla_state_leads") or 1)
         results["memory"] = {
             "state_leads": state_leads,
-            "worker_rss_mb": round(open_rss / 2**20, 1),
+            "worker_rss_mb": round(settled_rss / 2**20, 1),
             "idle_rss_mb": round(idle_rss / 2**20, 1),
-            "rss_bytes_per_lead": round((open_rss - idle_rss) / state_leads),
+            "rss_bytes_per_lead": round((settled_rss - idle_rss) / state_leads),
+            "rss_bytes_per_lead_at_once": round((open_rss - idle_rss) / state_leads),
         }
 
         one.stop(signal.SIGKILL)
@@ -494,7 +498,8 @@ def table(results: dict[str, Any]) -> str:
         ("worker / JVM consumer", f"{t['worker_vs_jvm']:.4f}", ""),
         (f"breach delay p50 / p99 ({b['open_leads']:,} open)", f"{b['p50_ms']} / {b['p99_ms']} ms", "p99 target <= 1000 ms"),
         ("event -> /metrics p50 / p99", f"{e['p50_ms']} / {e['p99_ms']} ms", ""),
-        (f"RSS growth per lead ({m['state_leads']:,} leads)", f"{m['rss_bytes_per_lead']:,} B (RSS {m['worker_rss_mb']} MB)", "target <= 1024 B"),
+        (f"RSS growth per lead, settled ({m['state_leads']:,} leads)", f"{m['rss_bytes_per_lead']:,} B (RSS {m['worker_rss_mb']} MB)", "target <= 1024 B"),
+        ("  read as the backfill was counted", f"{m.get('rss_bytes_per_lead_at_once', 0):,} B", "transactions in flight"),
         (f"RSS growth per lead ({r['recovered_leads']:,} leads)", f"{m['million_rss_bytes_per_lead']:,} B (RSS {m['million_rss_mb']} MB)", "target <= 1024 B"),
         ("state per lead in the changelog", f"{r['state_bytes_per_lead']:,} B", ""),
         (f"ready after kill -9 ({r['leads_after_kill_9']:,} leads)", f"{r['ready_after_kill_9_s']} s", ""),
@@ -504,7 +509,12 @@ def table(results: dict[str, Any]) -> str:
     if "core" in results:
         c = results["core"]
         rows += [
-            ("replay of a file, no Kafka", f"{c['replay_events_per_s']:,} ev/s", "target >= 100,000"),
+            (f"replay of a file, no Kafka ({c.get('core_build', 'pure Python')} core)", f"{c['replay_events_per_s']:,} ev/s", "target >= 100,000"),
+        ]  # fmt: skip
+        if "pure_replay_events_per_s" in c:
+            pure = c["pure_replay_events_per_s"]
+            rows.append(("replay, pure-Python core (same run)", f"{pure:,} ev/s (compiled / pure {c['replay_events_per_s'] / pure:.2f})", ""))  # fmt: skip
+        rows += [
             (f"deadline sweep ({c['sweep_breaches']:,} breaches due)", f"{c['sweep_breaches_per_s']:,} breaches/s", "target >= 20,000"),
             ("worker / Faust agent (exactly-once on)", f"{t['worker_vs_faust_null']:.2f}", "target >= 3"),
         ]  # fmt: skip

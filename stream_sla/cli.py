@@ -197,9 +197,12 @@ def _worker(args: argparse.Namespace) -> int:
         loop.close()
     for name in report.created:
         say(f"created topic {name}")
+    from stream_sla.build import core_build
+
     say(
         f"stream-sla {_version()} worker: brokers {settings.kafka_bootstrap_servers},"
-        f" metrics http://{settings.web_host}:{settings.web_port}/metrics"
+        f" metrics http://{settings.web_host}:{settings.web_port}/metrics,"
+        f" SLA core {core_build()}"
     )
     Worker(
         sla.app,

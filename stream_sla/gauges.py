@@ -74,6 +74,11 @@ _REP_HELP = {
 }
 
 
+_Entry = tuple[int, str, tuple[int, ...], str]
+"""A lead's gauge entry: (partition, team label, contribution, rep label)."""
+_ENTRIES_LIMIT = 65_536
+
+
 class OpenLeads(Collector):
     CATALOG: ClassVar[tuple[tuple[str, str, tuple[str, ...], str], ...]] = tuple(
         (name, "gauge", ("team",), meaning) for name, meaning in _HELP.values()
@@ -88,7 +93,11 @@ class OpenLeads(Collector):
         and the status page's team table built from them, have as many rows as they have values."""
         self._team_label = team_label
         self._rep_label = rep_label
-        self._leads: dict[str, tuple[int, str, tuple[int, ...], str]] = {}
+        self._leads: dict[str, _Entry] = {}
+        self._entries: dict[tuple[int, LeadSummary], _Entry] = {}
+        """Each distinct (partition, summary)'s entry, built once and shared by its leads: a
+        lead costs one slot in ``_leads``, not a 4-tuple and a 6-tuple of its own (1M leads
+        restored share a few hundred entries)."""
         self._teams: dict[str, list[int]] = defaultdict(lambda: [0] * len(_FIELDS))
         self._reps: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * len(_FIELDS))
 
@@ -96,21 +105,48 @@ class OpenLeads(Collector):
         return len(self._leads)
 
     def update(self, lead_id: str, partition: int, summary: LeadSummary | None) -> None:
-        old = self._leads.pop(lead_id, None)
-        if old is not None:
-            self._add(old[1], old[3], old[2], -1)
-        if summary is not None:
-            contribution = _contribution(summary)
-            team = self._team_label(summary.team)
-            rep = self._rep_label(summary.owner)
-            self._leads[lead_id] = (partition, team, contribution, rep)
-            self._add(team, rep, contribution, 1)
+        self.update_many(((lead_id, partition, summary),))
+
+    def update_many(self, updates: Iterable[tuple[str, int, LeadSummary | None]]) -> None:
+        """Each lead's new contribution (None: gone), the totals moved once per distinct entry:
+        a restore of 1M leads adds a few hundred entries' counts, not 1M contributions."""
+        leads = self._leads
+        deltas: dict[_Entry, int] = {}
+        for lead_id, partition, summary in updates:
+            old = leads.pop(lead_id, None)
+            if old is not None:
+                deltas[old] = deltas.get(old, 0) - 1
+            if summary is not None:
+                entry = self._entries.get((partition, summary))
+                if entry is None:
+                    entry = self._entry(partition, summary)
+                leads[lead_id] = entry
+                deltas[entry] = deltas.get(entry, 0) + 1
+        for (_, team, contribution, rep), count in deltas.items():
+            if count:
+                self._add(team, rep, contribution, count)
+
+    def _entry(self, partition: int, summary: LeadSummary) -> _Entry:
+        if len(self._entries) >= _ENTRIES_LIMIT:  # attempts and reps make it bounded, but large
+            self._entries.clear()
+        entry = (
+            partition,
+            self._team_label(summary.team),
+            _contribution(summary),
+            self._rep_label(summary.owner),
+        )
+        self._entries[partition, summary] = entry
+        return entry
 
     def drop_partitions(self, partitions: Iterable[int]) -> None:
         dropped = set(partitions)
-        for lead_id, (partition, _, _, _) in list(self._leads.items()):
-            if partition in dropped:
-                self.update(lead_id, partition, None)
+        self.update_many(
+            [
+                (lead_id, entry[0], None)
+                for lead_id, entry in self._leads.items()
+                if entry[0] in dropped
+            ]
+        )
 
     def team_totals(self) -> dict[str, dict[str, int]]:
         return {
@@ -123,10 +159,11 @@ class OpenLeads(Collector):
             for key, values in self._reps.items()
         }
 
-    def _add(self, team: str, rep: str, contribution: tuple[int, ...], sign: int) -> None:
+    def _add(self, team: str, rep: str, contribution: tuple[int, ...], leads: int) -> None:
+        """``leads`` times the contribution (negative: removed)."""
         for totals in (self._teams[team], self._reps[team, rep]):
             for i, value in enumerate(contribution):
-                totals[i] += sign * value
+                totals[i] += leads * value
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         families = {

@@ -77,8 +77,7 @@ class PrometheusSink(TypedSink):
         m.state_leads.set(leads)
 
     def gauges(self, updates: Iterable[tuple[str, int, LeadSummary | None]]) -> None:
-        for lead_id, partition, summary in updates:
-            self.metrics.open_leads.update(lead_id, partition, summary)
+        self.metrics.open_leads.update_many(updates)
 
     def _child(self, metric: Any, *values: str) -> Any:
         """``metric.labels(*values)``, looked up once: ``labels()`` validates and locks on every

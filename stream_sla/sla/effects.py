@@ -8,6 +8,7 @@ transport turns out to be.
 from __future__ import annotations
 
 import enum
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -15,6 +16,18 @@ from typing import Any, NamedTuple
 from stream_sla.sla.timestamps import format_ms
 
 _ID_NAMESPACE = uuid.UUID("6f1c2a8e-5b7d-4c1e-9a0f-3d2b8e4c7a15")
+_NAMESPACE_BYTES = _ID_NAMESPACE.bytes
+
+
+def _uuid5(name: str) -> str:
+    """``str(uuid.uuid5(_ID_NAMESPACE, name))`` without the UUID object (RFC 4122 section 4.3:
+    SHA-1 of namespace and name, version 5 and the variant in their bits): every breach and
+    warning needs one, and the object's checks cost more than the hash."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class Rule(enum.StrEnum):
@@ -55,13 +68,13 @@ class RetractReason(enum.StrEnum):
 
 def effect_id(lead_id: str, rule: Rule, severity: Severity, cycle_started_at: int) -> str:
     """Stable across restarts, replays and policy edits: the identity of one missed promise."""
-    return str(uuid.uuid5(_ID_NAMESPACE, f"{lead_id}|{rule}|{severity}|{cycle_started_at}"))
+    return _uuid5(f"{lead_id}|{rule}|{severity}|{cycle_started_at}")
 
 
 def retraction_id(breach_id: str, generation: int) -> str:
     """The retraction's own deterministic id; ``generation`` counts earlier retractions of the
     same breach id (a cycle that moved can move back when a late closing status splits it)."""
-    return str(uuid.uuid5(_ID_NAMESPACE, f"{breach_id}|retracted|{generation}"))
+    return _uuid5(f"{breach_id}|retracted|{generation}")
 
 
 class OwnerShare(NamedTuple):

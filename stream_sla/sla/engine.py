@@ -29,6 +29,7 @@ from typing import Generic, NamedTuple, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 import orjson
+from mypy_extensions import mypyc_attr
 
 from stream_sla.sla.availability import Absence, Availability
 from stream_sla.sla.deadlines import DeadlineIndex, Due
@@ -75,6 +76,7 @@ class Retention:
     idle_ms: int = 90 * 86_400_000
 
 
+@mypyc_attr(native_class=False)  # a generic dataclass: mypyc cannot make it a native class
 @dataclass(slots=True)
 class Outcome(Generic[R]):
     """What one command (a batch, a deadline sweep, a restore, a drop) asks of the adapter."""
@@ -250,7 +252,8 @@ class SlaEngine(Generic[R]):
 
     def month(self, epoch_ms: int) -> str:
         """The calendar month of an instant in marketing's time zone (a tally row's month)."""
-        return datetime.fromtimestamp(epoch_ms / 1000, tz=self._zone).strftime("%Y-%m")
+        local = datetime.fromtimestamp(epoch_ms / 1000, tz=self._zone)
+        return f"{local.year}-{local.month:02d}"  # strftime("%Y-%m") at a third of the cost
 
     def pop_due(self, now: int, horizon: Callable[[int], int | None] | None = None) -> list[Due]:
         return self.index.pop_due(now, horizon)
@@ -352,12 +355,15 @@ class SlaEngine(Generic[R]):
         outcome: Outcome[R] = Outcome()
         part = self.partitions.setdefault(partition, PartitionState(partition))
         part.restore(leads, tallies)
+        wakes: list[tuple[str, int | None]] = []
+        gauges = outcome.gauges
         for lead_id, raw in part.leads.items():
             wake, summary = load_header(raw)
-            self.index.schedule(lead_id, partition, wake)
-            outcome.gauges.append((lead_id, partition, summary))
+            wakes.append((lead_id, wake))
+            gauges.append((lead_id, partition, summary))
             if self._follows_people:
                 self._track(lead_id, partition, summary)
+        self.index.schedule_many(partition, wakes)
         return outcome
 
     def drop(self, partitions: Iterable[int]) -> Outcome[R]:
@@ -421,7 +427,9 @@ class SlaEngine(Generic[R]):
         outcome: Outcome[R],
         write: bool,
     ) -> None:
-        part = self.partitions.setdefault(partition, PartitionState(partition))
+        part = self.partitions.get(partition)
+        if part is None:  # not setdefault: that would build a PartitionState per lead settled
+            part = self.partitions[partition] = PartitionState(partition)
         for effect in assessment.effects:
             outcome.effects.append(effect)
             if isinstance(effect, MqlDelivered):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -141,7 +141,6 @@ class LeadStatusChanged:
 Event = LeadCreated | HandedToSales | ContactAttempt | LeadStatusChanged
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
 
 MAX_EVENT_BYTES = 64 * 1024
 """CRM events are a few hundred bytes; anything this big is a CRM bug, not a lead."""
@@ -162,7 +161,8 @@ def parse_timestamp(value: object, field: str = "occurred_at") -> int:
             RejectReason.BAD_TIMESTAMP,
             f"{field}: {value!r} has no UTC offset (write e.g. 2026-11-02T09:00:00Z)",
         )
-    return (parsed - _EPOCH) // _MS
+    since = parsed - _EPOCH  # floor to the millisecond, as ``since // 1 ms``, without a division
+    return since.days * 86_400_000 + since.seconds * 1000 + since.microseconds // 1000
 
 
 MAX_TEXT_CHARS = 256

@@ -202,7 +202,7 @@ class LeadState:
                 event.automated,
                 event.duration_ms,
             )
-            if any(a.event_id == attempt.event_id for a in self.attempts):
+            if _has_event(self.attempts, attempt.event_id):
                 return Added.NEW if _insert(self.attempts, attempt) else Added.DUPLICATE
             if _insert(self.attempts, attempt, cap=MAX_ATTEMPTS_KEPT):
                 return Added.NEW
@@ -291,11 +291,11 @@ class LeadState:
                 if close is None or handoff.at < close:
                     current.append(handoff)
                     continue
-                cycles.append(Cycle(start, close, tuple(current)))
+                cycles.append(_new(Cycle, (start, close, tuple(current))))
             current = [handoff]
             start = handoff.at
         if current:
-            cycles.append(Cycle(start, _first_at_or_after(closings, start), tuple(current)))
+            cycles.append(_new(Cycle, (start, _first_at_or_after(closings, start), tuple(current))))
         return cycles
 
     # -- verdicts ------------------------------------------------------------
@@ -380,13 +380,20 @@ class LeadState:
         found: list[tuple[Cycle, Segment, Checkpoint]] = []
         calling = policy.calling_hours
         for cycle in self.cycles() if cycles is None else cycles:
-            segment = policy.segment_for(self.fields(cycle))
-            facts = self._cycle_facts(cycle, policy, _pauses(segment))
+            segment = policy.segments[0]
+            if segment.match:  # the first segment matches every lead unless it says otherwise
+                segment = policy.segment_for(self.fields(cycle))
+            ft, at, dp = segment.first_touch, segment.attempts, segment.disposition
+            pausing = (
+                (ft is not None and bool(ft.pause_on))
+                or (at is not None and bool(at.pause_on))
+                or (dp is not None and bool(dp.pause_on))
+            )  # only then do rules read every status (inline: this runs per cycle and change)
+            facts = self._cycle_facts(cycle, policy, pausing)
             if calling is not None and self.profile is not None:
                 facts = facts._replace(
                     calling=calling.calendar_for(self.profile.timezone, self.profile.region)
                 )
-            ft, at, dp = segment.first_touch, segment.attempts, segment.disposition
             if ft is not None:
                 found += [
                     (cycle, segment, c)
@@ -537,19 +544,29 @@ class LeadState:
             )
         for cycle in cycles:
             self._first_touch_measured(cycle, effects)
-        settled: dict[tuple[int, Rule], list[tuple[Segment, Checkpoint]]] = {}
+        # breach checkpoints per (cycle, rule) while all were kept by their deadline; None once
+        # one was not (most open leads): such a rule cannot be settled yet
+        settled: dict[tuple[int, Rule], list[tuple[Segment, Checkpoint]] | None] = {}
         for cycle, segment, checkpoint in found:
             if checkpoint.severity is Severity.BREACH:
                 at = (cycle.started_at, checkpoint.rule)
-                breaches = settled.get(at)
+                breaches = settled.get(at, _NONE_YET)
                 if breaches is None:
+                    continue
+                kept = checkpoint.satisfied_at
+                if kept is None or kept > checkpoint.deadline_at:
+                    settled[at] = None
+                elif breaches is _NONE_YET:
                     settled[at] = [(segment, checkpoint)]
                 else:
                     breaches.append((segment, checkpoint))
         by_start = {cycle.started_at: cycle for cycle in cycles}
-        for (started_at, rule), breaches in settled.items():
+        for (started_at, rule), group in settled.items():
+            if group is None:
+                continue
+            breaches = group
             key = Settled(rule, started_at)
-            if key in self.emitted or not _all_kept(breaches):
+            if key in self.emitted:
                 continue
             self.emitted.add(key)
             segment, last = breaches[-1]
@@ -647,11 +664,13 @@ class LeadState:
 
     def last_activity(self) -> int:
         """Event time of the newest fact about this lead."""
-        times = [self.profile.at] if self.profile else []
+        newest: int | None = self.profile.at if self.profile else None
         for facts in (self.handoffs, self.attempts, self.statuses):
             if facts:
-                times.append(facts[-1].at)
-        return max(times, default=0)
+                at = facts[-1].at
+                if newest is None or at > newest:
+                    newest = at
+        return 0 if newest is None else newest
 
     def evict_at(self, closed_retention_ms: int, idle_retention_ms: int) -> int:
         """When the state may be dropped: soon after the last cycle closed, late if it is idle.
@@ -676,8 +695,8 @@ class LeadState:
         if not cycles or cycles[-1].closed_at is not None:
             return None
         cycle = cycles[-1]
-        tried = [a for a in self.attempts if a.at >= cycle.started_at]
         start = cycle.started_at
+        tried = self.attempts[bisect.bisect_left(self.attempts, (start,)) :]
         at_risk = breached = False
         for key in self.emitted:  # a handful of keys: one pass, no key built per rule
             if type(key) is Sent and key.cycle_start == start:
@@ -685,14 +704,15 @@ class LeadState:
                     at_risk = True
                 else:
                     breached = True
-        return LeadSummary(
-            team=cycle.handoffs[-1].team,
-            awaiting_first_touch=not tried,
-            connected=any(a.outcome == "connected" for a in tried),
-            attempts=len(tried),
-            at_risk=at_risk,
-            breached=breached,
-            owner=cycle.handoffs[-1].owner,
+        connected = False
+        for a in tried:  # a loop: a generator per call costs more than the test
+            if a.outcome == "connected":
+                connected = True
+                break
+        last = cycle.handoffs[-1]
+        return _new(
+            LeadSummary,
+            (last.team, not tried, connected, len(tried), at_risk, breached, last.owner),
         )
 
     # -- helpers -------------------------------------------------------------
@@ -706,33 +726,24 @@ class LeadState:
         return c.severity is not Severity.BREACH and self._skip_key(c, cycle) in self.emitted
 
     def _cycle_facts(self, cycle: Cycle, policy: Policy, pausing: bool) -> rules.CycleFacts:
-        end = cycle.closed_at
-        attempts = tuple(
-            a for a in self.attempts if a.at >= cycle.started_at and (end is None or a.at < end)
-        )
-        clock_start = cycle.started_at
+        """The cycle's facts by bisection: attempts in [start, end), statuses in [start, end]
+        (facts are kept sorted by time)."""
+        start, end = cycle.started_at, cycle.closed_at
+        kept = self.attempts
+        low = bisect.bisect_left(kept, (start,))
+        high = len(kept) if end is None else bisect.bisect_left(kept, (end,))
+        attempts = tuple(kept[low:high])
+        clock_start = start
         if policy.reassignment is Reassignment.RESTART:
             first_touch = attempts[0][0] if attempts else None
             for handoff in cycle.handoffs:
                 if first_touch is None or handoff.at <= first_touch:
                     clock_start = handoff.at
-        first_status = min(
-            (
-                s.at
-                for s in self.statuses
-                if s.at >= cycle.started_at and (end is None or s.at <= end)
-            ),
-            default=None,
-        )
-        statuses = (
-            tuple(
-                (s.at, s.status)
-                for s in self.statuses
-                if s.at >= cycle.started_at and (end is None or s.at <= end)
-            )
-            if pausing
-            else ()
-        )
+        changes = self.statuses
+        low = bisect.bisect_left(changes, (start,))
+        high = len(changes) if end is None else bisect.bisect_left(changes, (end + 1,))
+        first_status = changes[low].at if low < high else None
+        statuses = tuple((s.at, s.status) for s in changes[low:high]) if pausing else ()
         return rules.CycleFacts(clock_start, end, attempts, first_status, statuses)
 
     def _first_attempt(self, cycle: Cycle) -> Attempt | None:
@@ -812,20 +823,8 @@ class LeadState:
         return _new(Skipped, (c.rule, c.severity, cycle.started_at, c.due_at))
 
 
-def _pauses(segment: Segment) -> bool:
-    """Whether any of the segment's rules pauses on statuses: only then do rules read them all."""
-    return any(
-        rule is not None and rule.pause_on
-        for rule in (segment.first_touch, segment.attempts, segment.disposition)
-    )
-
-
-def _all_kept(breaches: list[tuple[Segment, Checkpoint]]) -> bool:
-    """Every breach checkpoint was kept by its deadline (a loop: this runs per assessment)."""
-    for _, c in breaches:  # noqa: SIM110 (a generator per call costs more than the test)
-        if c.satisfied_at is None or c.satisfied_at > c.deadline_at:
-            return False
-    return True
+_NONE_YET: list[tuple[Segment, Checkpoint]] = []
+"""No breach checkpoint of a (cycle, rule) seen yet (a marker: never appended to)."""
 
 
 TEAM_CALENDAR = OwnerAway.TEAM_CALENDAR
@@ -904,6 +903,14 @@ def _insert(facts: list[F], fact: F, cap: int | None = None) -> bool:
     return True
 
 
+def _has_event(facts: list[Attempt], event_id: str) -> bool:
+    """A fact with this event id is kept (a loop: a generator per event costs more)."""
+    for fact in facts:  # noqa: SIM110
+        if fact.event_id == event_id:
+            return True
+    return False
+
+
 def _first_given(*moments: int | None) -> int | None:
     return next((m for m in moments if m is not None), None)
 
@@ -917,7 +924,9 @@ def _cycle_of_handoff(cycles: list[Cycle], handed_at: int) -> int | None:
 
 
 def _first_at_or_after(times: list[int], moment: int) -> int | None:
-    return min((t for t in times if t >= moment), default=None)
+    """The first of ``times`` (sorted) at or after ``moment``."""
+    index = bisect.bisect_left(times, moment)
+    return times[index] if index < len(times) else None
 
 
 def _owner_at(cycle: Cycle, moment: int) -> Handoff:

@@ -30,6 +30,10 @@ Detail = tuple[tuple[str, int | str], ...]
 Pauses = tuple[tuple[int, int | None], ...]
 """(from, to) instants a rule's clock stood still; ``to`` None: still paused."""
 
+_new = tuple.__new__
+"""Builds a checkpoint in C with every field given: a NamedTuple's own ``__new__`` is a Python
+call, and an event builds about ten checkpoints per cycle of its lead."""
+
 PAUSED = 2**62
 """``due_at`` of a checkpoint whose clock is paused with no end yet: it cannot fall due."""
 
@@ -198,47 +202,63 @@ def attempts(rule: AttemptsRule, facts: CycleFacts) -> list[Checkpoint]:
     connected = connected_at(touches)
     paused = pauses(rule.pause_on, facts)
     calendar = facts.clock or rule.calendar
+    start, closed_at, calling, warn = facts.clock_start, facts.closed_at, facts.calling, rule.warn
     checkpoints: list[Checkpoint] = []
-    for rung in rule.ladder:
-        reached = counted[rung.attempts - 1] if len(counted) >= rung.attempts else None
-        kept = _earliest(reached, connected)
-        satisfied, by_closing = _satisfied(kept, facts.closed_at)
-        deadline = clock_deadline(calendar, facts.clock_start, rung.within_ms, paused)
-        if facts.calling is not None and deadline != PAUSED:
-            deadline = move_into(facts.calling, deadline, facts.clock_start)
+    for rung in rule.ladder:  # locals and inlined helpers: this runs per rung and change
+        need, within = rung.attempts, rung.within_ms
+        kept = counted[need - 1] if len(counted) >= need else None
+        if connected is not None and (kept is None or connected < kept):
+            kept = connected  # the earlier of the rung reached and the connection
+        satisfied: int | None
+        if kept is not None and (closed_at is None or kept <= closed_at):
+            satisfied, by_closing = kept, False
+        else:
+            satisfied, by_closing = closed_at, closed_at is not None
+        if paused:
+            deadline = clock_deadline(calendar, start, within, paused)
+        else:
+            deadline = calendar.deadline(start, within)
+        if calling is not None and deadline != PAUSED:
+            deadline = move_into(calling, deadline, start)
         detail: Detail = (
-            ("required_attempts", rung.attempts),
+            ("required_attempts", need),
             ("attempts_by_deadline", bisect.bisect_right(counted, deadline)),
         )
         if other:
             late = sum(1 for t in other if t.at <= deadline)
             detail += (("non_qualifying_attempts", late),)
-        offset = rule.warn.offset(rung.within_ms)
+        offset = warn.offset(within)
         if offset is not None:
             checkpoints.append(
-                Checkpoint(
+                _new(
+                    Checkpoint,
+                    (
+                        Rule.ATTEMPTS,
+                        Severity.WARNING,
+                        clock_deadline(calendar, start, offset, paused),
+                        deadline,
+                        within,
+                        satisfied,
+                        by_closing,
+                        detail,
+                        paused,
+                    ),
+                )
+            )
+        checkpoints.append(
+            _new(
+                Checkpoint,
+                (
                     Rule.ATTEMPTS,
-                    Severity.WARNING,
-                    clock_deadline(calendar, facts.clock_start, offset, paused),
+                    Severity.BREACH,
                     deadline,
-                    rung.within_ms,
+                    deadline,
+                    within,
                     satisfied,
                     by_closing,
                     detail,
                     paused,
-                )
-            )
-        checkpoints.append(
-            Checkpoint(
-                Rule.ATTEMPTS,
-                Severity.BREACH,
-                deadline,
-                deadline,
-                rung.within_ms,
-                satisfied,
-                by_closing,
-                detail,
-                paused,
+                ),
             )
         )
         if connected is not None and connected <= deadline:
@@ -280,15 +300,17 @@ def _deadline_rule(
     deadline = clock_deadline(calendar, facts.clock_start, within_ms, paused)
     if calling is not None and deadline != PAUSED:
         deadline = move_into(calling, deadline, facts.clock_start)
-    breach = Checkpoint(
-        rule, Severity.BREACH, deadline, deadline, within_ms, satisfied, by_closing, (), paused
+    breach = _new(
+        Checkpoint,
+        (rule, Severity.BREACH, deadline, deadline, within_ms, satisfied, by_closing, (), paused),
     )
     offset = warn.offset(within_ms)
     if offset is None:
         return [breach]
     warn_due = clock_deadline(calendar, facts.clock_start, offset, paused)
-    warning = Checkpoint(
-        rule, Severity.WARNING, warn_due, deadline, within_ms, satisfied, by_closing, (), paused
+    warning = _new(
+        Checkpoint,
+        (rule, Severity.WARNING, warn_due, deadline, within_ms, satisfied, by_closing, (), paused),
     )
     return [warning, breach]
 
@@ -297,9 +319,3 @@ def _satisfied(kept_at: int | None, closed_at: int | None) -> tuple[int | None, 
     if kept_at is not None and (closed_at is None or kept_at <= closed_at):
         return kept_at, False
     return closed_at, closed_at is not None
-
-
-def _earliest(a: int | None, b: int | None) -> int | None:
-    if a is None:
-        return b
-    return a if b is None or a <= b else b

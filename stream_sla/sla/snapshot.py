@@ -68,9 +68,20 @@ def load_state(lead_id: str, data: bytes) -> LeadState:
 
 
 def load_header(data: bytes) -> tuple[int | None, LeadSummary | None]:
-    """(next wake-up, gauge summary) as written with the state."""
+    """(next wake-up, gauge summary) as written with the state. The summary is built with
+    ``tuple.__new__`` (a restore reads one per lead; the named tuple's ``__new__`` was a fifth
+    of it); a summary written before ``owner`` was kept gets its default."""
     _, wake_at, summary = _expect_format(orjson.loads(data))[:3]
-    return wake_at, LeadSummary(*summary) if summary is not None else None
+    if summary is None:
+        return wake_at, None
+    if len(summary) == _SUMMARY_FIELDS - 1:
+        summary.append(None)
+    elif len(summary) != _SUMMARY_FIELDS:
+        raise ValueError(f"lead state with a summary of {len(summary)} fields: {summary!r:.80}")
+    return wake_at, tuple.__new__(LeadSummary, summary)
+
+
+_SUMMARY_FIELDS = len(LeadSummary._fields)
 
 
 def _expect_format(value: Any) -> list[Any]:

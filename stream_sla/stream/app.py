@@ -613,6 +613,9 @@ class SlaWorker:
             self.processor.restore(partition, leads[partition], tallies[partition])
             waiting[partition].set()
             consumer.resume(*[tp for tp in tps if tp in consumer.assignment()])
+        recovered = sum(len(leads[p]) for p in partitions)
+        del leads, tallies
+        self.reader.heap.now()  # the changelogs' fetched batches are garbage now
         if self.transactions is not None:  # revoked while we read: not ours to fence with
             await self.transactions.drop(
                 p for p in partitions if self._recovered.get(p) is not waiting[p]
@@ -620,7 +623,7 @@ class SlaWorker:
         log.info(
             "recovered partitions %s: %d leads, %d pending deadlines, in %.1fs",
             sorted(partitions),
-            sum(len(leads[p]) for p in partitions),
+            recovered,
             len(self.processor.index),
             asyncio.get_running_loop().time() - started,
             extra={"partitions": sorted(partitions)},

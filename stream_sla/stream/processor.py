@@ -13,8 +13,10 @@ after the producer is flushed. A crash in between re-emits at worst, with the sa
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +34,18 @@ __all__ = ["LeadProcessor", "Outbox", "Record", "Retention", "wall_clock_ms"]
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (for synchronous work that creates no cycles)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +106,14 @@ class LeadProcessor:
     def restore(
         self, partition: int, leads: Mapping[str, bytes], tallies: Mapping[str, bytes]
     ) -> None:
-        """A partition's state as recovery read it from the changelogs."""
-        self._route(self.engine.restore(partition, leads, tallies))
+        """A partition's state as recovery read it from the changelogs.
+
+        The cyclic garbage collector is paused meanwhile: a restore builds millions of
+        long-lived objects (deadline entries, gauge updates) and no cycle, and each of them
+        counted towards a full collection over the whole heap; with it running, restoring
+        1M leads took 10.1 s of CPU instead of 3.9 s (``python -m bench.restore``)."""
+        with collector_paused():
+            self._route(self.engine.restore(partition, leads, tallies))
 
     def drop_partitions(self, partitions: set[int]) -> None:
         self._route(self.engine.drop(partitions))

@@ -36,6 +36,7 @@ from mode import Service
 
 from stream_sla.config import Settings
 from stream_sla.kafka_security import aiokafka_options
+from stream_sla.stream.memory import HeapTrim
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,12 @@ FETCH_MAX_WAIT_MS = 50
 deadline gate's horizon is two fetch answers old, so this is most of a breach's delay below
 saturation: 100 -> 50 ms took it from p50 229-236 / p99 348-402 ms to 153-154 / 234-273 ms
 (bench/profiles/breach-delay.md), for twice the idle fetches."""
+
+IDLE_WAIT_MS = 1_000
+"""How long ``getmany`` waits once a call found nothing. It returns as soon as a fetch brings
+records, so this adds no latency to an event (nor to a deadline: the gate reads the fetcher's
+own timestamps, and the timer fires on its own); it only stops an idle worker from waking
+every ``batch_within_seconds`` (100 times a second) to find nothing."""
 
 COPARTITIONED = (RangePartitionAssignor,)
 """The assignors of every consumer group that reads lead-keyed topics together."""
@@ -79,6 +86,8 @@ class CrmReader(Service):
         self._revoked = revoked
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
+        self.heap = HeapTrim()
+        """The C heap's free pages go back to the system after bursts (see stream.memory)."""
 
     async def on_start(self) -> None:
         # aiokafka clients bind to the running loop: built here, not in __init__.
@@ -127,10 +136,16 @@ class CrmReader(Service):
         most = self.settings.batch_max_events
         consumer = self.consumer
         assert consumer is not None  # started in on_start, before any task
+        wait_ms = within_ms
         while not self.should_stop:
-            batch = await consumer.getmany(timeout_ms=within_ms, max_records=most)
+            batch = await consumer.getmany(timeout_ms=wait_ms, max_records=most)
             if batch:
+                wait_ms = within_ms
                 await self._process(batch)
+                self.heap.note(sum(len(records) for records in batch.values()))
+            else:
+                wait_ms = IDLE_WAIT_MS
+                self.heap.idle()
 
     def started_producer(self) -> AIOKafkaProducer:
         """The producer, once the Service started (aiokafka clients bind to the running loop)."""
