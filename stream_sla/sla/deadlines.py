@@ -132,10 +132,10 @@ class DeadlineIndex:
         while heads and count < most:
             _, partition = heads[0]
             heap = self._heaps[partition]
+            due = self._due.get(partition, {})
             at, lead_id = heapq.heappop(heap)
-            self._entries -= 1
-            if self._due.get((partition, lead_id)) == at:
-                del self._due[(partition, lead_id)]
+            if due.get(lead_id) == at:
+                del due[lead_id]
                 taken.setdefault(partition, []).append(Due(at, lead_id, partition))
                 count += 1
             if heap and heap[0][0] <= limits[partition]:
