@@ -8,6 +8,9 @@ delays per breach, in milliseconds after its ``deadline_at``:
 - ``visible``: when a ``read_committed`` consumer received it, what a downstream reader sees
   (with exactly-once outputs, after the transaction committed).
 
+The worker's CPU seconds and busy share (CPU / wall) from the end of ingestion until the
+last breach was read: what the deadlines cost it.
+
 ``--bootstrap`` uses a running broker instead of starting one; ``--worker KEY=VALUE`` passes
 worker settings (e.g. ``tick_interval_seconds=0.1``); ``--py-spy FILE`` records the worker's stacks
 during the deadlines (a flame graph if FILE ends in .svg, else collapsed stacks; py-spy must
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
 import time
@@ -75,6 +79,12 @@ async def delays(h: Harness, expected: int, timeout_s: float) -> tuple[list[int]
     return created, visible
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def summary(values: list[int]) -> dict[str, int]:
     if not values:
         return {"p50_ms": -1, "p99_ms": -1, "max_ms": -1}
@@ -103,6 +113,7 @@ async def measure(args: argparse.Namespace, bootstrap: str, workdir: Path) -> di
     wait_s = (base - now_ms()) / 1000
     if wait_s < 1:
         raise SystemExit(f"ingestion ran past the first deadline by {-wait_s:.1f}s")
+    cpu_before, wall_before = cpu_seconds(worker.process.pid), time.monotonic()
     spy = None
     if args.py_spy:
         spy = await asyncio.create_subprocess_exec(
@@ -113,6 +124,9 @@ async def measure(args: argparse.Namespace, bootstrap: str, workdir: Path) -> di
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
     created, visible = await delays(h, args.open_leads, wait_s + args.spread_seconds + 120)
+    # the worker's CPU from the end of ingestion to the last breach read: the sweep's cost
+    cpu = cpu_seconds(worker.process.pid) - cpu_before
+    wall = time.monotonic() - wall_before
     if spy is not None:
         await spy.wait()
     worker.stop()
@@ -122,6 +136,8 @@ async def measure(args: argparse.Namespace, bootstrap: str, workdir: Path) -> di
         "spread_seconds": args.spread_seconds,
         "worker_settings": settings,
         "breaches": len(created),
+        "worker_cpu_seconds": round(cpu, 1),
+        "worker_busy": round(cpu / wall, 2),
         "created": summary(created),
         "visible": summary(visible),
     }
@@ -155,7 +171,8 @@ def main() -> None:
     print(
         f"breach delay ({results['breaches']:,} of {results['open_leads']:,} breaches, deadlines"
         f" over {results['spread_seconds']} s): created p50 {c['p50_ms']} / p99 {c['p99_ms']} ms;"
-        f" visible (read_committed) p50 {v['p50_ms']} / p99 {v['p99_ms']} ms"
+        f" visible (read_committed) p50 {v['p50_ms']} / p99 {v['p99_ms']} ms;"
+        f" worker CPU {results['worker_cpu_seconds']} s, busy {results['worker_busy']:.0%}"
     )
 
 

@@ -21,6 +21,17 @@ class Due(NamedTuple):
     partition: int
 
 
+class Slice(NamedTuple):
+    """Due deadlines of one partition, and the instant to evaluate them at."""
+
+    partition: int
+    until: int
+    """``min(now, horizon)``: the partition's input is complete up to here, and no later. A lead
+    popped for one deadline is assessed as of this instant, so a later checkpoint of it that
+    falls after the horizon waits (an attempt that meets it may still be unread)."""
+    due: list[Due]
+
+
 class DeadlineIndex:
     def __init__(self) -> None:
         self._heaps: dict[int, list[tuple[int, str]]] = {}
@@ -97,10 +108,51 @@ class DeadlineIndex:
                     fired.append(Due(at, lead_id, partition))
         return fired
 
+    def pop_slices(self, now: int, horizon: Callable[[int], int | None], most: int) -> list[Slice]:
+        """Remove and return at most ``most`` due deadlines, earliest first across partitions,
+        grouped by partition; each partition's up to ``min(now, horizon(partition))``.
+
+        The live worker's sweep: bounded, so one sweep never holds the event loop (fetches,
+        batches, the gate's own clock) for seconds, and earliest first, so the longest-waiting
+        breaches leave first whichever partition holds them.
+        """
+        limits: dict[int, int] = {}
+        heads: list[tuple[int, int]] = []
+        for partition, heap in self._heaps.items():
+            if not heap or heap[0][0] > now:
+                continue
+            known = horizon(partition)
+            if known is None or heap[0][0] > known:
+                continue
+            limits[partition] = min(now, known)
+            heads.append((heap[0][0], partition))
+        heapq.heapify(heads)
+        taken: dict[int, list[Due]] = {}
+        count = 0
+        while heads and count < most:
+            _, partition = heads[0]
+            heap = self._heaps[partition]
+            due = self._due.get(partition, {})
+            at, lead_id = heapq.heappop(heap)
+            if due.get(lead_id) == at:
+                del due[lead_id]
+                taken.setdefault(partition, []).append(Due(at, lead_id, partition))
+                count += 1
+            if heap and heap[0][0] <= limits[partition]:
+                heapq.heapreplace(heads, (heap[0][0], partition))
+            else:
+                heapq.heappop(heads)
+        return [Slice(p, limits[p], due) for p, due in sorted(taken.items())]
+
     def drop_partitions(self, partitions: Iterable[int]) -> None:
         for partition in partitions:
             self._heaps.pop(partition, None)
             self._due.pop(partition, None)
+
+    def any_due(self, now: int) -> bool:
+        """Whether some partition's earliest entry is at or before ``now`` (cheap: the heads
+        only; a superseded head may say yes for nothing, never no for something)."""
+        return any(heap and heap[0][0] <= now for heap in self._heaps.values())
 
     def next_at(self) -> int | None:
         return min((min(due.values()) for due in self._due.values() if due), default=None)

@@ -44,8 +44,9 @@ from stream_sla.config import Settings
 from stream_sla.kafka_security import aiokafka_options, faust_credentials
 from stream_sla.metrics import CONSUMER_LAG, CrmLabels, Metrics
 from stream_sla.objectives import PolicyTargets
+from stream_sla.replay import default_partition
 from stream_sla.sla.availability import Absence
-from stream_sla.sla.deadlines import Due
+from stream_sla.sla.deadlines import Slice
 from stream_sla.sla.effects import Severity
 from stream_sla.sla.events import EventKind, EventRejected
 from stream_sla.stream import status
@@ -74,6 +75,15 @@ from stream_sla.tally import MqlTally
 from stream_sla.topics import TopicCatalog
 
 log = logging.getLogger(__name__)
+
+SWEEP_SLICE = 1000
+"""Most deadlines a sweep fires before it lets the event loop run (profile in
+bench/profiles/breach-delay.md): at ~0.3 ms a deadline, about 0.3 s; one sweep of a whole
+due set (tens of thousands at once) held the loop for seconds, so no fetch was taken, the gate's
+horizon stayed behind by as long, and every later breach waited for it."""
+
+GATED_POLL_SECONDS = 0.02
+"""How soon a sweep looks again at deadlines due but behind the gate (a fetch answer moves it)."""
 
 
 def raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> faust.TopicT:
@@ -186,6 +196,12 @@ class SlaWorker:
             self.metrics.events_consumed.labels(topic)
         self._breaches = self.catalog.breaches
         self._warnings = self.catalog.warnings
+        self._reroutes = self.catalog.name("sla.reroutes")
+        self._output_partitions = {
+            self._breaches: self.catalog.spec("sla.breaches").partitions,
+            self._warnings: self.catalog.spec("sla.warnings").partitions,
+            self._reroutes: self.catalog.spec("sla.reroutes").partitions,
+        }
         self._dead_letter = self.catalog.dead_letter
         self._dead_letter_max_bytes = self.catalog.max_message_bytes(
             "sla.dead-letter", BROKER_DEFAULT_MAX_MESSAGE_BYTES
@@ -206,7 +222,6 @@ class SlaWorker:
         self.app.timer(settings.tick_interval_seconds, name="deadline-timer")(self.fire_due)
         self._pages()
         # Owners' availability (issue 15): a global table, read only when a rule follows people.
-        self._reroutes = self.catalog.name("sla.reroutes")
         self.availability: AvailabilityReader | None = None
         if policy.follows_people():
             self.engine.availability = settings.availability()
@@ -361,20 +376,30 @@ class SlaWorker:
             await self.delivery.deliver(parcels)
 
     def _violations(self, outbox: Outbox) -> list[Parcel]:
-        return [
-            Parcel.one(
+        """Breaches, warnings, re-routes and retractions: one parcel (one producer batch) per
+        topic-partition, the partition Kafka's default partitioner gives the lead id, in order.
+        Per record, ``AIOKafkaProducer.send`` and a delivery future each cost more than the
+        record's encoding (profile: bench/profiles/breach-delay.md)."""
+        grouped: dict[tuple[str, int], list[tuple[bytes | None, bytes | None, tuple[()]]]] = {}
+        partitions = self._output_partitions
+        for v in outbox.violations:
+            topic = (
                 self._breaches
                 if v.severity is Severity.BREACH
                 else self._reroutes
                 if v.severity is Severity.REROUTE
-                else self._warnings,
-                v.lead_id.encode(),
-                orjson.dumps(v.to_record()),
+                else self._warnings
             )
-            for v in outbox.violations
-        ] + [
-            Parcel.one(self._breaches, r.lead_id.encode(), orjson.dumps(r.to_record()))
-            for r in outbox.retractions
+            key = v.lead_id.encode()
+            target = (topic, default_partition(key, partitions[topic]))
+            grouped.setdefault(target, []).append((key, orjson.dumps(v.to_record()), ()))
+        for r in outbox.retractions:
+            key = r.lead_id.encode()
+            target = (self._breaches, default_partition(key, partitions[self._breaches]))
+            grouped.setdefault(target, []).append((key, orjson.dumps(r.to_record()), ()))
+        return [
+            Parcel(topic, records, partition=partition)
+            for (topic, partition), records in grouped.items()
         ]
 
     def _dead_letters(self, outbox: Outbox) -> list[Parcel]:
@@ -401,28 +426,58 @@ class SlaWorker:
     # -- deadlines -------------------------------------------------------------
 
     async def fire_due(self) -> None:
-        """Evaluate every due deadline of a partition whose input is complete up to it."""
-        if self._rebalancing or not self.ready:
+        """Evaluate every due deadline of a partition whose input is complete up to it.
+
+        In slices of at most :data:`SWEEP_SLICE`, earliest due first across partitions, one
+        after the other until none is left, with the lock and the event loop let go in
+        between: fetch answers are taken (the gate's horizon stays fresh) and CRM batches
+        applied while a large due set is worked off. Deadlines due but still behind the gate
+        are looked at again every :data:`GATED_POLL_SECONDS` for half a tick, rather than a
+        whole tick later."""
+        started = time.monotonic()
+        while not self._rebalancing and self.ready:
+            self._note_fetches()
+            async with self._lock:
+                if self._rebalancing:
+                    return  # revoked while this waited for the lock: its partitions are gone
+                now = self.clock()
+                slices = self.processor.index.pop_slices(now, self.complete_until, SWEEP_SLICE)
+                if slices:
+                    await self._fire(slices)
+            if not slices:
+                waited = time.monotonic() - started
+                if waited + GATED_POLL_SECONDS > self.settings.tick_interval_seconds / 2:
+                    return  # the timer's next tick; a callback past it is logged as overlapping
+                if not self.processor.index.any_due(now):
+                    return
+                await asyncio.sleep(GATED_POLL_SECONDS)
+            else:
+                await asyncio.sleep(0)  # fetches and batches between slices
+
+    async def _fire(self, slices: list[Slice]) -> None:
+        """One slice, each partition's deadlines assessed as of its own horizon (``until``).
+
+        Exactly-once: one transaction per partition, on its own producer (the fence); the
+        partitions' transactions run side by side, each started as soon as its partition is
+        fired, and all are committed before the lock is let go (a revocation waits for them).
+        """
+        if self.transactions is not None:
+            pending: list[asyncio.Future[None]] = []
+            for part in slices:
+                outbox = self.processor.fire(part.due, part.until)
+                parcels = self._violations(outbox) + self._state_parcels()
+                pending.append(asyncio.ensure_future(self._transact(part.partition, parcels, {})))
+                await asyncio.sleep(0)  # its records go out while the next partition fires
+            await asyncio.wait(pending)
+            for done in pending:
+                done.result()  # a failure other than those _transact handles: raised here
             return
-        self._note_fetches()
-        async with self._lock:
-            now = self.clock()
-            due = self.processor.index.pop_due(now, horizon=self.complete_until)
-            if not due:
-                return
-            if self.transactions is not None:
-                by_partition: dict[int, list[Due]] = {}
-                for one in due:
-                    by_partition.setdefault(one.partition, []).append(one)
-                for partition, mine in by_partition.items():
-                    outbox = self.processor.fire(mine, now)
-                    await self._transact(
-                        partition, self._violations(outbox) + self._state_parcels(), {}
-                    )
-                return
-            outbox = self.processor.fire(due, now)
-            await self._send(outbox)  # the violations, acknowledged before their state is sent
-            sent = await self.delivery.send(self._state_parcels())
+        violations: list[Parcel] = []
+        for part in slices:
+            violations += self._violations(self.processor.fire(part.due, part.until))
+        if violations:
+            await self.delivery.deliver(violations)  # acknowledged before their state is sent
+        sent = await self.delivery.send(self._state_parcels())
         # No input offset waits for this state: it settles in the background (a refusal still
         # ends the process; a crash before it lands re-sends the violations, same ids, later).
         settling = asyncio.ensure_future(self.delivery.settle(sent))

@@ -43,8 +43,11 @@ log = logging.getLogger(__name__)
 Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 
 
-FETCH_MAX_WAIT_MS = 100
-"""How long the broker holds a fetch that finds nothing new (see ``complete_until``)."""
+FETCH_MAX_WAIT_MS = 50
+"""How long the broker holds a fetch that finds nothing new (see ``complete_until``). The
+deadline gate's horizon is two fetch answers old, so this is most of a breach's delay below
+saturation: 100 -> 50 ms took it from p50 229-236 / p99 348-402 ms to 153-154 / 234-273 ms
+(bench/profiles/breach-delay.md), for twice the idle fetches."""
 
 IDLE_WAIT_MS = 1_000
 """How long ``getmany`` waits once a call found nothing. It returns as soon as a fetch brings
