@@ -75,6 +75,9 @@ class Broker:
             raise SystemExit(done.stdout.decode() + done.stderr.decode())
         return self
 
+    def pid(self) -> int:
+        return int((Path(self.env["KAFKA_RUN_DIR"]) / "kafka.pid").read_text())
+
     def __exit__(self, *_: object) -> None:
         subprocess.run(["bash", str(KAFKA), "stop", "--purge"], env=self.env, capture_output=True)
 
@@ -221,6 +224,39 @@ async def until_consumed(
     raise SystemExit(f"workers consumed {done} of {total} in {timeout_s}s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuWindow:
+    """The cores the workers and the broker used over a throughput window: on a machine of
+    ``os.cpu_count()`` cores, their sum says whether the machine, not the design, set the
+    rate (two workers cannot double one that already shares the cores with the broker)."""
+
+    def __init__(self, workers: list[WorkerProcess], broker_pid: int) -> None:
+        self.pids = [w.process.pid for w in workers]
+        self.broker_pid = broker_pid
+        self.start = self._sample()
+
+    def _sample(self) -> tuple[float, float, float]:
+        return (
+            time.monotonic(),
+            sum(cpu_seconds(pid) for pid in self.pids),
+            cpu_seconds(self.broker_pid),
+        )
+
+    def cores(self) -> dict[str, float]:
+        end = self._sample()
+        wall = end[0] - self.start[0]
+        return {
+            "workers_cores": round((end[1] - self.start[1]) / wall, 2),
+            "broker_cores": round((end[2] - self.start[2]) / wall, 2),
+            "machine_cores": os.cpu_count() or 1,
+        }
+
+
 def rss_bytes(worker: WorkerProcess) -> int:
     status = Path(f"/proc/{worker.process.pid}/status").read_text()
     match = re.search(r"VmRSS:\s+(\d+) kB", status)
@@ -265,9 +301,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         one = h.start_worker("w1", **worker_settings)
         one.wait_ready()
         idle_rss = rss_bytes(one)
+        window = CpuWindow([one], broker.pid())
         first, last = await until_consumed([one], h, total, timeout_s=600)
+        one_cpu = window.cores()
         worker_rate = total / (last - first)
-        log(f"one worker: {worker_rate:,.0f} events/s")
+        log(f"one worker: {worker_rate:,.0f} events/s, cores used {one_cpu}")
 
         python_rate = await plain_aiokafka(h, total)
         log(f"plain aiokafka: {python_rate:,.0f} events/s")
@@ -287,6 +325,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "worker_vs_plain_aiokafka": round(worker_rate / python_rate, 3),
             "worker_vs_faust_null": round(worker_rate / faust_rate, 3),
             "worker_vs_jvm": round(worker_rate / jvm_rate, 4),
+            "cpu": one_cpu,
         }
 
         # breach detection with many open leads: deadlines fall after ingestion has finished
@@ -378,13 +417,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             two_h.start_worker("a", **worker_settings),
             two_h.start_worker("b", **worker_settings),
         ]
+        window = CpuWindow(pair, broker.pid())
         first, last = await until_consumed(pair, two_h, total, timeout_s=600)
+        pair_cpu = window.cores()
         pair_rate = total / (last - first)
         results["scale_out"] = {
             "two_workers_events_per_s": round(pair_rate),
             "two_vs_one": round(pair_rate / worker_rate, 2),
+            "cpu": pair_cpu,
         }
-        log(f"two workers: {pair_rate:,.0f} events/s")
+        log(f"two workers: {pair_rate:,.0f} events/s, cores used {pair_cpu}")
         two_h.stop_all()
         h.stop_all()
 
@@ -522,6 +564,10 @@ def table(results: dict[str, Any]) -> str:
         (f"ready from the changelog ({r['changelog_leads']:,} leads)", f"{r['ready_from_changelog_s']} s", "target <= 15 s at 1M"),
         ("two workers / one", f"{s['two_vs_one']:.2f} ({s['two_workers_events_per_s']:,} ev/s)", "target >= 1.6"),
     ]  # fmt: skip
+    for name, cpu in (("one worker", t.get("cpu")), ("two workers", s.get("cpu"))):
+        if cpu:
+            used = cpu["workers_cores"] + cpu["broker_cores"]
+            rows.append((f"  cores used, {name}", f"workers {cpu['workers_cores']} + broker {cpu['broker_cores']} = {used:.2f} of {cpu['machine_cores']}", "the machine's share"))  # fmt: skip
     if "core" in results:
         c = results["core"]
         rows += [
@@ -542,7 +588,7 @@ def table(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--leads", type=int, default=12_000, help="leads in the backlog (~4.5 events each)"
+        "--leads", type=int, default=40_000, help="leads in the backlog (~4.5 events each)"
     )
     parser.add_argument("--open-leads", type=int, default=100_000)
     parser.add_argument(

@@ -309,16 +309,30 @@ class SlaWorker:
     async def _apply_transacted(
         self, records: list[tuple[EventKind, Record]], offsets: dict[TopicPartition, int]
     ) -> None:
-        """Exactly-once: each partition's part of the batch in one transaction with its offsets."""
+        """Exactly-once: each partition's part of the batch in one transaction with its offsets.
+
+        The partitions' transactions run side by side, as a sweep's do, each started as soon as
+        its part is applied (its own producer: the fence), and all are committed before the
+        next batch: one after the other, their round trips (records, offsets, commit) left the
+        worker waiting on the broker for about a sixth of a backfill."""
         by_partition: dict[int, list[tuple[EventKind, Record]]] = {}
         for kind, record in records:
             by_partition.setdefault(record.partition, []).append((kind, record))
+        pending: list[asyncio.Future[None]] = []
         for partition, part in by_partition.items():
             outbox = self.processor.apply(part)
             mine = {tp: offset for tp, offset in offsets.items() if tp.partition == partition}
             parcels = self._violations(outbox) + self._dead_letters(outbox)
-            await self._transact(partition, parcels + self._state_parcels(), mine)
-            self._position.update(mine)
+            pending.append(
+                asyncio.ensure_future(
+                    self._transact(partition, parcels + self._state_parcels(), mine)
+                )
+            )
+            await asyncio.sleep(0)  # its records go out while the next partition is applied
+        await asyncio.wait(pending)
+        for done in pending:
+            done.result()  # a failure other than those _transact handles: raised here
+        self._position.update(offsets)
 
     async def _transact(
         self, partition: int, parcels: list[Parcel], offsets: dict[TopicPartition, int]
