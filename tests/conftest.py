@@ -56,6 +56,13 @@ def kafka_bootstrap() -> Iterator[str]:
         "KAFKA_PORT": TEST_KAFKA_PORT,
         "KAFKA_CONTROLLER_PORT": TEST_CONTROLLER_PORT,
     }
+    running = subprocess.run(["bash", str(KAFKA_SCRIPT), "status"], env=env, capture_output=True)
+    if running.returncode != 0:
+        # Not running: start on empty data. The run directory outlives a session (it sits in
+        # ~/.cache), and every test makes topics of its own prefix: after a few dozen sessions
+        # on one machine the broker held ~750 MB of old topics and ran out of file handles
+        # ("Too many open files") in the middle of a run.
+        subprocess.run(["bash", str(KAFKA_SCRIPT), "purge"], env=env, capture_output=True)
     started = subprocess.run(
         ["bash", str(KAFKA_SCRIPT), "start"], env=env, capture_output=True, text=True
     )
